@@ -1,0 +1,146 @@
+/**
+ * Reverse-mode automatic differentiation.
+ *
+ * Every op records a GradFn on its output when gradients are enabled and one of its inputs requires
+ * them; `backward` walks the recorded graph from the loss in reverse topological order. Intermediate
+ * gradients are disposed as soon as they are consumed, and leaf gradients are accumulated into
+ * `leaf.grad`, which outlives every `tidy` scope.
+ */
+import { getBackend } from '../backend/registry.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { GradFn } from './grad_fn.js';
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording any graph (evaluation, optimizer updates, backward itself). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Attaches a backward function to `out` when any input requires a gradient and recording is on.
+ * Returns `out` so ops can end with `return record(...)`.
+ */
+export function record(
+  out: Tensor,
+  name: string,
+  inputs: readonly Tensor[],
+  backward: (dy: Tensor) => readonly (Tensor | null)[],
+): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = { name, inputs, backward };
+  }
+  return out;
+}
+
+/** Whether any input of an op needs a gradient (ops use it to skip saving tensors for backward). */
+export function needsGrad(...inputs: Tensor[]): boolean {
+  return gradEnabled && inputs.some((t) => t.requiresGrad);
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<number>();
+  // Iterative DFS (graphs of deep models overflow the call stack when recursed).
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root.id);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t.gradFn?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const next = inputs[i];
+      if (next.requiresGrad && !seen.has(next.id)) {
+        seen.add(next.id);
+        stack.push([next, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+/**
+ * Backpropagates from `root`. Without `seed`, root must hold a single value and the seed is 1.
+ * Leaf gradients accumulate (call `zeroGrad` between steps).
+ */
+export function backward(root: Tensor, seed?: Tensor): void {
+  if (!root.requiresGrad) {
+    throw new Error(`backward: ${root.describe()} does not require grad (no parameter contributed to it)`);
+  }
+  if (!seed && root.size !== 1) {
+    throw new Error(`backward: ${root.describe()} is not a scalar; pass the gradient of the output`);
+  }
+  const order = topoOrder(root);
+  const grads = new Map<number, Tensor>();
+  noGrad(() => {
+    const start = seed ? seed.view(root.shape) : Tensor.empty(root.shape);
+    if (!seed) start.data[0] = 1;
+    grads.set(root.id, start);
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i];
+      const g = grads.get(t.id);
+      if (!g) continue;
+      grads.delete(t.id);
+      const fn: GradFn | null = t.gradFn;
+      if (fn === null) {
+        accumulateLeaf(t, g);
+        g.dispose();
+        continue;
+      }
+      const inputGrads = fn.backward(g);
+      fn.inputs.forEach((input, j) => {
+        const ig = inputGrads[j];
+        if (!ig || !input.requiresGrad) return;
+        // Each entry owns its own view, so that an op returning one tensor for several inputs
+        // (add returns dy for both) never sees it disposed twice.
+        const prev = grads.get(input.id);
+        grads.set(input.id, prev ? addInto(prev, ig) : ig.view(input.shape));
+      });
+      for (const ig of inputGrads) ig?.dispose();
+      g.dispose();
+    }
+  });
+  for (const g of grads.values()) g.dispose();
+}
+
+/** prev + g as a fresh tensor; prev is disposed. */
+function addInto(prev: Tensor, g: Tensor): Tensor {
+  const out = Tensor.empty(prev.shape);
+  const backend = getBackend();
+  backend.binary(
+    'add',
+    { data: prev.data, strides: [1] },
+    { data: g.data, strides: [1] },
+    out.data,
+    [prev.size],
+  );
+  prev.dispose();
+  return out;
+}
+
+function accumulateLeaf(leaf: Tensor, g: Tensor): void {
+  if (leaf.grad === null || leaf.grad.isDisposed) {
+    const copy = Tensor.empty(leaf.shape);
+    copy.data.set(g.data);
+    copy.name = leaf.name ? `${leaf.name}.grad` : undefined;
+    leaf.grad = copy.keep();
+    return;
+  }
+  const acc = leaf.grad.data;
+  getBackend().binary('add', { data: acc, strides: [1] }, { data: g.data, strides: [1] }, acc, [acc.length]);
+}

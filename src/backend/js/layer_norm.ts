@@ -1,0 +1,79 @@
+import type { F32 } from '../backend.js';
+
+export function layerNorm(
+  x: F32,
+  gamma: F32 | null,
+  beta: F32 | null,
+  y: F32,
+  mean: F32,
+  rstd: F32,
+  rows: number,
+  cols: number,
+  eps: number,
+  addend?: { data: F32; rows: number },
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += x[o + j];
+    const mu = s / cols;
+    let v = 0;
+    for (let j = 0; j < cols; j++) {
+      const d = x[o + j] - mu;
+      v += d * d;
+    }
+    // Biased variance, as torch.nn.LayerNorm.
+    const rs = 1 / Math.sqrt(v / cols + eps);
+    mean[r] = mu;
+    rstd[r] = rs;
+    const ao = addend ? (r % addend.rows) * cols : 0;
+    for (let j = 0; j < cols; j++) {
+      let t = (x[o + j] - mu) * rs;
+      if (gamma) t *= gamma[j];
+      if (beta) t += beta[j];
+      if (addend) t += addend.data[ao + j];
+      y[o + j] = t;
+    }
+  }
+}
+
+export function layerNormBackward(
+  x: F32,
+  gamma: F32 | null,
+  mean: F32,
+  rstd: F32,
+  dy: F32,
+  dx: F32,
+  dgamma: F32 | null,
+  dbeta: F32 | null,
+  rows: number,
+  cols: number,
+): void {
+  const dg = new Float64Array(cols);
+  const db = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    const mu = mean[r];
+    const rs = rstd[r];
+    // dxhat = dy * gamma; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+    let sumD = 0;
+    let sumDX = 0;
+    for (let j = 0; j < cols; j++) {
+      const xh = (x[o + j] - mu) * rs;
+      const d = gamma ? dy[o + j] * gamma[j] : dy[o + j];
+      sumD += d;
+      sumDX += d * xh;
+      dg[j] += dy[o + j] * xh;
+      db[j] += dy[o + j];
+    }
+    const mD = sumD / cols;
+    const mDX = sumDX / cols;
+    for (let j = 0; j < cols; j++) {
+      const xh = (x[o + j] - mu) * rs;
+      const d = gamma ? dy[o + j] * gamma[j] : dy[o + j];
+      dx[o + j] = rs * (d - mD - xh * mDX);
+    }
+  }
+  if (dgamma) for (let j = 0; j < cols; j++) dgamma[j] = dg[j];
+  if (dbeta) for (let j = 0; j < cols; j++) dbeta[j] = db[j];
+}

@@ -1,0 +1,35 @@
+import type { MatmulArgs } from '../backend.js';
+
+/**
+ * Batched GEMM in plain TypeScript. Loop order i-k-j keeps the innermost loop contiguous in B and C
+ * for the non-transposed case; transposed operands are read through strides.
+ */
+export function matmul(args: MatmulArgs): void {
+  const { a, b, c, m, n, k, transA, transB, batch, strideA, strideB, strideC, alpha, beta, bias } = args;
+  // Element (i, p) of op(A) and (p, j) of op(B), row-major storage.
+  const aRow = transA ? 1 : k;
+  const aCol = transA ? m : 1;
+  const bRow = transB ? 1 : n;
+  const bCol = transB ? k : 1;
+  const acc = new Float64Array(n);
+  for (let t = 0; t < batch; t++) {
+    const oa = t * strideA;
+    const ob = t * strideB;
+    const oc = t * strideC;
+    for (let i = 0; i < m; i++) {
+      acc.fill(0);
+      for (let p = 0; p < k; p++) {
+        const av = a[oa + i * aRow + p * aCol];
+        if (av === 0) continue;
+        const base = ob + p * bRow;
+        for (let j = 0; j < n; j++) acc[j] += av * b[base + j * bCol];
+      }
+      const rowC = oc + i * n;
+      for (let j = 0; j < n; j++) {
+        let v = alpha * acc[j];
+        if (bias) v += bias[j];
+        c[rowC + j] = beta === 0 ? v : v + beta * c[rowC + j];
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import type { F32 } from '../backend.js';
+
+export function softmax(x: F32, y: F32, rows: number, cols: number, log: boolean): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (x[o + j] > max) max = x[o + j];
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += Math.exp(x[o + j] - max);
+    if (log) {
+      const lse = max + Math.log(sum);
+      for (let j = 0; j < cols; j++) y[o + j] = x[o + j] - lse;
+    } else {
+      for (let j = 0; j < cols; j++) y[o + j] = Math.exp(x[o + j] - max) / sum;
+    }
+  }
+}
+
+export function softmaxBackward(y: F32, dy: F32, dx: F32, rows: number, cols: number, log: boolean): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let s = 0;
+    if (log) {
+      for (let j = 0; j < cols; j++) s += dy[o + j];
+      for (let j = 0; j < cols; j++) dx[o + j] = dy[o + j] - Math.exp(y[o + j]) * s;
+    } else {
+      for (let j = 0; j < cols; j++) s += dy[o + j] * y[o + j];
+      for (let j = 0; j < cols; j++) dx[o + j] = y[o + j] * (dy[o + j] - s);
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import { record } from '../autograd/tape.js';
+import { getBackend } from '../backend/registry.js';
+import { fmtShape, normAxis, stridesOf } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+
+/** Concatenates tensors along `axis`; all other axes must match. */
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (xs.length === 0) throw new Error('concat: needs at least one tensor');
+  const first = xs[0];
+  const a = normAxis('concat', axis, first.rank);
+  for (const x of xs) {
+    if (x.rank !== first.rank || x.shape.some((d, i) => i !== a && d !== first.shape[i])) {
+      throw new Error(
+        `concat: shapes ${fmtShape(first.shape)} and ${fmtShape(x.shape)} differ outside axis ${a}`,
+      );
+    }
+  }
+  const outShape = [...first.shape];
+  outShape[a] = xs.reduce((s, x) => s + x.shape[a], 0);
+  const out = Tensor.empty(outShape);
+  const os = stridesOf(outShape);
+  const backend = getBackend();
+  let offset = 0;
+  for (const x of xs) {
+    backend.stridedCopy(x.data, 0, stridesOf(x.shape), out.data, offset * os[a], os, x.shape, false);
+    offset += x.shape[a];
+  }
+  return record(out, 'concat', xs, (dy) => {
+    let start = 0;
+    return xs.map((x) => {
+      const g = Tensor.empty(x.shape);
+      backend.stridedCopy(dy.data, start * os[a], os, g.data, 0, stridesOf(x.shape), x.shape, false);
+      start += x.shape[a];
+      return g;
+    });
+  });
+}

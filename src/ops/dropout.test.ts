@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { Rng } from '../tensor/random.js';
+import { describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
+import { ones } from './creation.js';
+import { dropout, dropPath } from './dropout.js';
+
+describeBackends('dropout and dropPath', () => {
+  it('drops about p of the elements and scales the rest by 1/(1-p)', () => {
+    const y = dropout(ones([100000]), 0.25, true, new Rng(1)).toArray();
+    const kept = y.filter((v) => v !== 0);
+    assert.ok(Math.abs(kept.length / y.length - 0.75) < 0.01, `kept fraction ${kept.length / y.length}`);
+    assert.ok(kept.every((v) => Math.abs(v - 1 / 0.75) < 1e-6));
+  });
+
+  it('is the identity in eval mode and reproducible from the seed', () => {
+    const x = ones([64]);
+    assert.equal(dropout(x, 0.5, false, new Rng(1)), x);
+    assert.deepEqual(dropout(x, 0.5, true, new Rng(3)).toArray(), dropout(x, 0.5, true, new Rng(3)).toArray());
+  });
+
+  it('drop-path drops whole samples', () => {
+    const y = dropPath(ones([2000, 3, 4]), 0.3, true, new Rng(2)).toArray();
+    for (let s = 0; s < 2000; s++) {
+      const row = y.slice(s * 12, (s + 1) * 12);
+      assert.ok(row.every((v) => v === row[0]), `sample ${s} is partly dropped`);
+    }
+    const keptFraction = y.filter((v) => v !== 0).length / y.length;
+    assert.ok(Math.abs(keptFraction - 0.7) < 0.03, `kept fraction ${keptFraction}`);
+  });
+
+  it('gradients match finite differences (same mask each call)', () => {
+    const rng = new Rng(4);
+    const x = param(randTensor([3, 4, 5], rng));
+    gradcheck((t) => dropout(t, 0.3, true, new Rng(11)), [x]);
+    gradcheck((t) => dropPath(t, 0.5, true, new Rng(12)), [x]);
+  });
+});

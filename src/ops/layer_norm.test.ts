@@ -1,0 +1,36 @@
+import { it } from 'node:test';
+import { Rng } from '../tensor/random.js';
+import { assertClose, describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
+import { tensor } from './creation.js';
+import { layerNorm } from './layer_norm.js';
+
+describeBackends('layerNorm', () => {
+  it('normalizes with biased variance and eps', () => {
+    const y = layerNorm(tensor([1, 2, 3, 4]), null, null, 1e-5);
+    const s = Math.sqrt(1.25 + 1e-5);
+    assertClose(y.toArray(), [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s], 1e-6);
+    const z = layerNorm(tensor([1, 2, 3, 4]), tensor([1, 2, 1, 1]), tensor([0, 0, 1, 0]), 1e-5);
+    assertClose(z.toArray(), [-1.5 / s, -1 / s, 0.5 / s + 1, 1.5 / s], 1e-6);
+  });
+
+  it('fuses an addend tiled over leading rows (LaPE norm1(x) + pe)', () => {
+    const x = tensor([1, 2, 3, 4, 5, 6, 7, 9], [2, 2, 2]);
+    const pe = tensor([10, 20, 30, 40], [2, 2]);
+    const y = layerNorm(x, null, null, 1e-6, pe).toArray();
+    const plain = layerNorm(x, null, null, 1e-6).toArray();
+    assertClose(y, plain.map((v, i) => v + [10, 20, 30, 40][i % 4]), 1e-5);
+  });
+
+  it('gradients match finite differences (affine, no affine, addend)', () => {
+    const rng = new Rng(5);
+    const x = param(randTensor([3, 4, 6], rng, 2));
+    gradcheck((a, w, b) => layerNorm(a, w, b, 1e-6), [x, param(randTensor([6], rng, 0.5, 1)), param(randTensor([6], rng))]);
+    gradcheck((a) => layerNorm(a, null, null, 1e-5), [x]);
+    gradcheck((a, w, b, pe) => layerNorm(a, w, b, 1e-6, pe), [
+      x,
+      param(randTensor([6], rng, 0.5, 1)),
+      param(randTensor([6], rng)),
+      param(randTensor([4, 6], rng)),
+    ]);
+  });
+});

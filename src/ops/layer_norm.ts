@@ -1,0 +1,59 @@
+/**
+ * Layer normalization over the last axis (fused kernel), with optional affine parameters and an
+ * optional fused addend broadcast over leading rows: LaPE's `norm1(x) + pe_l` in one pass, where
+ * `pe_l` is [T+N, D] and x is [B, T+N, D].
+ */
+import { record } from '../autograd/tape.js';
+import { getBackend } from '../backend/registry.js';
+import { Tensor } from '../tensor/tensor.js';
+import { sumToShape } from './reduce.js';
+
+export function layerNorm(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+  addend: Tensor | null = null,
+): Tensor {
+  const cols = x.shape[x.rank - 1];
+  for (const [p, what] of [[weight, 'weight'], [bias, 'bias']] as const) {
+    if (p && (p.rank !== 1 || p.shape[0] !== cols)) {
+      throw new Error(`layerNorm: ${what} ${p.describe()} must be [${cols}] for input ${x.describe()}`);
+    }
+  }
+  const rows = x.size / cols;
+  let addRows = 0;
+  if (addend) {
+    addRows = addend.size / cols;
+    if (addend.shape[addend.rank - 1] !== cols || !Number.isInteger(addRows) || rows % addRows !== 0) {
+      throw new Error(`layerNorm: addend ${addend.describe()} does not tile input ${x.describe()}`);
+    }
+  }
+  const out = Tensor.empty(x.shape);
+  const mean = Tensor.empty([rows]);
+  const rstd = Tensor.empty([rows]);
+  const backend = getBackend();
+  backend.layerNorm(
+    x.data, weight?.data ?? null, bias?.data ?? null, out.data, mean.data, rstd.data, rows, cols, eps,
+    addend ? { data: addend.data, rows: addRows } : undefined,
+  );
+  const inputs = [x, weight, bias, addend].filter((t): t is Tensor => t !== null);
+  record(out, 'layerNorm', inputs, (dy) => {
+    const dx = Tensor.empty(x.shape);
+    const dw = weight ? Tensor.empty(weight.shape) : null;
+    const db = bias ? Tensor.empty(bias.shape) : null;
+    backend.layerNormBackward(
+      x.data, weight?.data ?? null, mean.data, rstd.data, dy.data, dx.data, dw?.data ?? null, db?.data ?? null, rows, cols,
+    );
+    const grads: (Tensor | null)[] = [dx];
+    if (weight) grads.push(dw);
+    if (bias) grads.push(db);
+    if (addend) grads.push(addend.requiresGrad ? sumToShape(dy, addend.shape) : null);
+    return grads;
+  });
+  if (!out.requiresGrad) {
+    mean.dispose();
+    rstd.dispose();
+  }
+  return out;
+}
