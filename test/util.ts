@@ -1,5 +1,6 @@
 /** Shared test helpers: value comparison, numerical gradient checks, and per-backend suites. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe } from 'node:test';
 import { backward } from '../src/autograd/tape.js';
 import { availableBackends, setBackend, type BackendName } from '../src/backend/registry.js';
@@ -104,4 +105,27 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts
     }
     assertClose(analytic, numeric, atol, rtol, `gradient of input ${which}`);
   });
+}
+
+/** A tensor in the fixtures' JSON form. */
+export interface JsonTensor {
+  shape: number[];
+  dtype: string;
+  data: number[];
+}
+
+export function readJsonFixture<T>(relPath: string): T {
+  const url = new URL(`./fixtures/${relPath}`, import.meta.url);
+  return JSON.parse(readFileSync(url, 'utf8')) as T;
+}
+
+export function fromJson(t: JsonTensor): Tensor {
+  if (t.dtype.startsWith('int')) {
+    const out = Tensor.emptyInt(t.shape);
+    out.ints.set(t.data);
+    return out;
+  }
+  const out = Tensor.empty(t.shape);
+  out.data.set(t.data);
+  return out;
 }

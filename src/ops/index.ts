@@ -17,3 +17,4 @@ export * from './cross_entropy.js';
 export * from './bce_with_logits.js';
 export * from './conv2d.js';
 export * from './max_pool2d.js';
+export * from './pad.js';

@@ -35,7 +35,7 @@ describeBackends('matmul and linear', () => {
         const b = param(randTensor(transB ? [2, 5, 4] : [2, 4, 5], rng));
         gradcheck((x, y) => matmul(x, y, { transA, transB }), [a, b]);
         const shared = param(randTensor(transB ? [5, 4] : [4, 5], rng));
-        gradcheck((x, y) => matmul(x, y, { transA, transB }), [a, shared]);
+        gradcheck((x, y) => matmul(x, y, { transA, transB, alpha: 0.5 }), [a, shared]);
       }
     }
     gradcheck(linear, [param(randTensor([2, 3, 4], rng)), param(randTensor([5, 4], rng)), param(randTensor([5], rng))]);

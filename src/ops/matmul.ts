@@ -4,15 +4,18 @@
  */
 import { record } from '../autograd/tape.js';
 import { getBackend } from '../backend/registry.js';
-import { fmtShape, shapeEq, sizeOf } from '../tensor/shape.js';
+import { broadcastShapes, fmtShape, shapeEq, sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sum } from './reduce.js';
+import { expandTo } from './shape.js';
 
 export interface MatmulOptions {
   /** Use the last two axes of `a` transposed. */
   transA?: boolean;
   /** Use the last two axes of `b` transposed. */
   transB?: boolean;
+  /** Scale of the product (attention's 1/sqrt(headDim)), fused into the GEMM. */
+  alpha?: number;
 }
 
 interface Plan {
@@ -40,20 +43,22 @@ function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Plan {
   }
   const ab = a.shape.slice(0, -2);
   const bb = b.shape.slice(0, -2);
-  const aN = sizeOf(ab);
-  const bN = sizeOf(bb);
-  let batchShape: number[];
-  if (shapeEq(ab, bb)) batchShape = ab;
-  else if (aN === 1) batchShape = bb;
-  else if (bN === 1) batchShape = ab;
-  else {
-    throw new Error(`matmul: batch shapes ${fmtShape(ab)} and ${fmtShape(bb)} do not match`);
-  }
+  const batchShape = broadcastShapes('matmul (batch axes)', ab, bb);
   const batch = sizeOf(batchShape);
-  return { m, n, k: ka, batchShape, batch, aBatched: aN === batch && batch > 1, bBatched: bN === batch && batch > 1 };
+  return { m, n, k: ka, batchShape, batch, aBatched: sizeOf(ab) > 1, bBatched: sizeOf(bb) > 1 };
 }
 
-function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+/**
+ * An operand whose batch axes are neither complete nor a single matrix is expanded to the full batch
+ * (a copy, whose gradient sums back); a single matrix is broadcast with batch stride 0 instead.
+ */
+function alignBatch(x: Tensor, batchShape: number[]): Tensor {
+  const own = x.shape.slice(0, -2);
+  if (sizeOf(own) === 1 || shapeEq(own, batchShape)) return x;
+  return expandTo(x, [...batchShape, ...x.shape.slice(-2)]);
+}
+
+function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha: number): Tensor {
   const p = plan(a, b, transA, transB);
   const out = Tensor.empty([...p.batchShape, p.m, p.n]);
   getBackend().matmul({
@@ -69,7 +74,7 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
     strideA: p.aBatched ? p.m * p.k : 0,
     strideB: p.bBatched ? p.k * p.n : 0,
     strideC: p.m * p.n,
-    alpha: 1,
+    alpha,
     beta: 0,
   });
   return out;
@@ -85,22 +90,26 @@ function unbatch(g: Tensor, like: Tensor, batched: boolean): Tensor {
   return out;
 }
 
-export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+export function matmul(a0: Tensor, b0: Tensor, opts: MatmulOptions = {}): Tensor {
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
+  const alpha = opts.alpha ?? 1;
+  const batchShape = plan(a0, b0, transA, transB).batchShape;
+  const a = alignBatch(a0, batchShape);
+  const b = alignBatch(b0, batchShape);
   const p = plan(a, b, transA, transB);
-  const out = matmulRaw(a, b, transA, transB);
+  const out = matmulRaw(a, b, transA, transB, alpha);
   return record(out, 'matmul', [a, b], (dy) => {
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;
     if (a.requiresGrad) {
       // op(A)' = dY op(B)ᵀ, transposed back when A was used transposed.
-      const g = transA ? matmulRaw(b, dy, transB, true) : matmulRaw(dy, b, false, !transB);
+      const g = transA ? matmulRaw(b, dy, transB, true, alpha) : matmulRaw(dy, b, false, !transB, alpha);
       ga = unbatch(g, a, p.aBatched);
       g.dispose();
     }
     if (b.requiresGrad) {
-      const g = transB ? matmulRaw(dy, a, true, transA) : matmulRaw(a, dy, !transA, false);
+      const g = transB ? matmulRaw(dy, a, true, transA, alpha) : matmulRaw(a, dy, !transA, false, alpha);
       gb = unbatch(g, b, p.bBatched);
       g.dispose();
     }

@@ -3,7 +3,7 @@ import { record } from '../autograd/tape.js';
 import { getBackend } from '../backend/registry.js';
 import { fmtShape, normAxis, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { expandTo } from './shape.js';
+import { expandTo, reshape } from './shape.js';
 
 function normAxes(op: string, x: Tensor, axes: number | readonly number[] | undefined): number[] {
   const list = axes === undefined ? x.shape.map((_, i) => i) : typeof axes === 'number' ? [axes] : [...axes];
@@ -67,14 +67,22 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDim = fal
   });
 }
 
-/** Maximum over one axis; the gradient flows to the (first) arg-max. */
-export function max(x: Tensor, axis: number, keepDim = false): Tensor {
-  const a = normAxis('max', axis, x.rank);
+/** Maximum over axes (all by default); the gradient flows to the (first) arg-max. */
+export function max(x: Tensor, axes?: number | readonly number[], keepDim = false): Tensor {
+  const ax = normAxes('max', x, axes);
+  // One axis at a time, last first, keeping dims so the remaining indices stay valid.
+  let cur = x;
+  for (let i = ax.length - 1; i >= 0; i--) cur = maxAxis(cur, ax[i]);
+  return keepDim ? cur : reshape(cur, x.shape.filter((_, i) => !ax.includes(i)));
+}
+
+/** Max over one axis, keeping it with size 1. */
+function maxAxis(x: Tensor, a: number): Tensor {
   const outer = x.shape.slice(0, a).reduce((p, d) => p * d, 1);
   const r = x.shape[a];
   const inner = x.shape.slice(a + 1).reduce((p, d) => p * d, 1);
   const kept = keptShape(x.shape, [a]);
-  const out = Tensor.empty(keepDim ? kept : x.shape.filter((_, i) => i !== a));
+  const out = Tensor.empty(kept);
   const arg = Tensor.emptyInt([outer * inner]);
   getBackend().reduceMax(x.data, out.data, outer, r, inner, arg.ints);
   return record(out, 'max', [x], (dy) => {

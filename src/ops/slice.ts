@@ -3,24 +3,27 @@ import { getBackend } from '../backend/registry.js';
 import { normAxis, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
-/** x[..., start:end, ...] along `axis` (torch.narrow), copied into a contiguous tensor. */
-export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+/** x[..., start:end:step, ...] along `axis`, copied into a contiguous tensor. */
+export function slice(x: Tensor, axis: number, start: number, end: number, step = 1): Tensor {
   const a = normAxis('slice', axis, x.rank);
   const n = x.shape[a];
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > n || start > end) {
     throw new Error(`slice: range ${start}:${end} is outside axis ${a} of ${x.describe()}`);
   }
+  if (!(Number.isInteger(step) && step >= 1)) throw new Error(`slice: step must be a positive integer, got ${step}`);
   const outShape = [...x.shape];
-  outShape[a] = end - start;
+  outShape[a] = Math.ceil((end - start) / step);
   const xs = stridesOf(x.shape);
   const os = stridesOf(outShape);
+  // Reading every step-th element is a strided view of x.
+  const xsStep = xs.map((s, i) => (i === a ? s * step : s));
   const out = Tensor.empty(outShape);
   const backend = getBackend();
-  backend.stridedCopy(x.data, start * xs[a], xs, out.data, 0, os, outShape, false);
+  backend.stridedCopy(x.data, start * xs[a], xsStep, out.data, 0, os, outShape, false);
   return record(out, 'slice', [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
-    backend.stridedCopy(dy.data, 0, os, dx.data, start * xs[a], xs, outShape, false);
+    backend.stridedCopy(dy.data, 0, os, dx.data, start * xs[a], xsStep, outShape, false);
     return [dx];
   });
 }

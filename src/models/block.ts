@@ -1,0 +1,60 @@
+/** One transformer encoder block; LaPE's position embedding enters only the attention input. */
+import { DropPath, LayerNorm } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import { add } from '../ops/binary.js';
+import type { Rng } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Attention, type AttentionOptions } from './attention.js';
+import type { BlockStyle } from './config.js';
+import { Mlp } from './mlp.js';
+
+export interface BlockOptions extends AttentionOptions {
+  mlpHidden: number;
+  dropPath: number;
+  normEps: number;
+  style: BlockStyle;
+  /** Whether the block owns a LayerNorm for the position embedding (LaPE, LaPE-shared). */
+  peNorm: boolean;
+}
+
+export class Block extends Module {
+  readonly norm1: LayerNorm;
+  readonly attn: Attention;
+  readonly norm2: LayerNorm;
+  readonly mlp: Mlp;
+  /** LaPE: this layer's own LayerNorm for the position embedding. */
+  readonly peNorm: LayerNorm | null;
+  private readonly dropPath: DropPath;
+
+  constructor(
+    readonly opts: BlockOptions,
+    rng: Rng,
+  ) {
+    super();
+    // Registration order follows the reference module, so state dicts list keys in the same order.
+    this.peNorm = opts.peNorm ? this.module('pe_norm', new LayerNorm(opts.dim, opts.normEps)) : null;
+    this.norm1 = this.module('norm1', new LayerNorm(opts.dim, opts.normEps));
+    this.attn = this.module('attn', new Attention(opts, rng));
+    this.dropPath = this.module('drop_path', new DropPath(opts.dropPath, rng));
+    this.norm2 = this.module('norm2', new LayerNorm(opts.dim, opts.normEps));
+    this.mlp = this.module('mlp', new Mlp(opts.dim, opts.mlpHidden, opts.projDrop, rng));
+  }
+
+  /**
+   * `pe` is the position embedding attention sees at this layer ([T+N, D], broadcast over the batch),
+   * added to norm1(x) in the same fused kernel; null when the PE was joined into x instead.
+   */
+  forward(x: Tensor, pe: Tensor | null): Tensor {
+    const a = this.attn.forward(this.norm1.forward(x, pe));
+    const x1 = add(x, this.dropPath.forward(a));
+    switch (this.opts.style) {
+      case 'prenorm':
+        return add(x1, this.dropPath.forward(this.mlp.forward(this.norm2.forward(x1))));
+      case 'cct': {
+        // Compact Transformers normalize the residual stream itself before the MLP.
+        const x2 = this.norm2.forward(x1);
+        return add(x2, this.dropPath.forward(this.mlp.forward(x2)));
+      }
+    }
+  }
+}

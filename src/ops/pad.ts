@@ -1,0 +1,28 @@
+import { record } from '../autograd/tape.js';
+import { getBackend } from '../backend/registry.js';
+import { stridesOf } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+
+/**
+ * Zero-pads the last two axes at their start: [..., R, C] -> [..., p+R, p+C] (F.pad(x, (p, 0, p, 0))).
+ * Places a patch-to-patch bias inside the full token-to-token logits, class tokens getting none.
+ */
+export function padLeading2d(x: Tensor, p: number): Tensor {
+  if (x.rank < 2) throw new Error(`padLeading2d: ${x.describe()} needs at least two axes`);
+  if (p === 0) return x;
+  const lead = x.shape.slice(0, -2);
+  const [r, c] = x.shape.slice(-2);
+  const outShape = [...lead, r + p, c + p];
+  const out = Tensor.empty(outShape);
+  out.data.fill(0);
+  const os = stridesOf(outShape);
+  const xs = stridesOf(x.shape);
+  const offset = p * os[os.length - 2] + p;
+  const backend = getBackend();
+  backend.stridedCopy(x.data, 0, xs, out.data, offset, os, x.shape, false);
+  return record(out, 'padLeading2d', [x], (dy) => {
+    const dx = Tensor.empty(x.shape);
+    backend.stridedCopy(dy.data, offset, os, dx.data, 0, xs, x.shape, false);
+    return [dx];
+  });
+}

@@ -1,0 +1,47 @@
+/** SGD with momentum (and Nesterov), PyTorch semantics, fused per tensor. */
+import { getBackend } from '../backend/registry.js';
+import { zeros } from '../ops/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Optimizer, type ParamGroupSpec } from './optimizer.js';
+
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+export class Sgd extends Optimizer {
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  /** Momentum buffers, created at a parameter's first step. */
+  readonly buffers = new Map<Tensor, Tensor>();
+
+  constructor(groups: ParamGroupSpec[], opts: SgdOptions) {
+    super(groups, opts.lr, opts.weightDecay ?? 0);
+    this.momentum = opts.momentum ?? 0;
+    this.dampening = opts.dampening ?? 0;
+    this.nesterov = opts.nesterov ?? false;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new Error('sgd: nesterov needs momentum > 0 and dampening 0');
+    }
+  }
+
+  step(): void {
+    const backend = getBackend();
+    for (const g of this.groups) {
+      for (const p of g.params) {
+        if (!p.grad) continue;
+        let buf = this.buffers.get(p);
+        const first = !buf;
+        if (!buf) {
+          buf = zeros(p.shape).keep();
+          this.buffers.set(p, buf);
+        }
+        backend.sgd(p.data, p.grad.data, buf.data, g.lr, this.momentum, this.dampening, g.weightDecay, this.nesterov, first);
+      }
+    }
+  }
+}
