@@ -68,10 +68,36 @@ export interface MatmulArgs {
   bias?: F32;
 }
 
+/**
+ * A matrix operand in its logical orientation inside a 2-level batch: element (b0, b1, r, c) is at
+ * `data[offset + b0*strides[0] + b1*strides[1] + r*strides[2] + c*strides[3]]`. Transposing is swapping
+ * the last two strides; a view into a packed tensor (the q, k or v part of qkv) is an offset.
+ */
+export interface MatrixView {
+  data: F32;
+  offset: number;
+  strides: readonly [number, number, number, number];
+}
+
+/** `C = alpha * A @ B + beta * C` for every (b0, b1): A [m, k], B [k, n], C [m, n], all strided views. */
+export interface StridedMatmulArgs {
+  a: MatrixView;
+  b: MatrixView;
+  c: MatrixView;
+  batch: readonly [number, number];
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+}
+
 export interface Backend {
   readonly name: 'js' | 'native';
 
   matmul(args: MatmulArgs): void;
+  /** Matmul over strided views (multi-head attention straight from the packed qkv, no copies). */
+  matmulStrided(args: StridedMatmulArgs): void;
 
   /** `out = f(x)`, n elements. */
   unary(op: UnaryOp, x: F32, out: F32): void;

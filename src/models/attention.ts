@@ -1,14 +1,11 @@
 /** Multi-head self-attention, optionally with a 2-D relative position bias on patch-to-patch logits. */
 import { Linear, Dropout, LayerNorm } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { add } from '../ops/binary.js';
+import { attention } from '../ops/attention.js';
 import { zeros } from '../ops/creation.js';
 import { indexSelect } from '../ops/gather.js';
-import { matmul } from '../ops/matmul.js';
 import { padLeading2d } from '../ops/pad.js';
-import { permute, reshape } from '../ops/shape.js';
-import { slice } from '../ops/slice.js';
-import { softmax } from '../ops/softmax.js';
+import { permute } from '../ops/shape.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { relativePositionIndex } from './pos_embed.js';
@@ -36,7 +33,7 @@ export class Attention extends Module {
 
   constructor(
     readonly opts: AttentionOptions,
-    rng: Rng,
+    private readonly rng: Rng,
   ) {
     super();
     const { dim, numHeads } = opts;
@@ -64,20 +61,15 @@ export class Attention extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const [b, m, d] = x.shape;
-    const h = this.opts.numHeads;
-    const hd = this.headDim;
-    const qkv = reshape(this.qkv.forward(x), [b, m, 3, h, hd]); // [B, M, 3, H, hd]
-    const heads = permute(qkv, [2, 0, 3, 1, 4]); // [3, B, H, M, hd]
-    const q = reshape(slice(heads, 0, 0, 1), [b, h, m, hd]);
-    const k = reshape(slice(heads, 0, 1, 2), [b, h, m, hd]);
-    const v = reshape(slice(heads, 0, 2, 3), [b, h, m, hd]);
-    let logits = matmul(q, k, { transB: true, alpha: hd ** -0.5 }); // [B, H, M, M]
     const bias = this.relativeBias();
-    if (bias && this.opts.rpe) logits = add(logits, padLeading2d(bias, this.opts.rpe.prefix)); // [H, M, M] broadcast
-    const attn = this.attnDrop.forward(softmax(logits));
-    const ctx = matmul(attn, v); // [B, H, M, hd]
-    const merged = reshape(permute(ctx, [0, 2, 1, 3]), [b, m, d]); // [B, M, D]
-    return this.projDrop.forward(this.proj.forward(merged));
+    const ctx = attention(this.qkv.forward(x), {
+      heads: this.opts.numHeads,
+      scale: this.headDim ** -0.5,
+      // [H, N, N] bias placed in the patch-to-patch block of the [H, M, M] logits.
+      bias: bias && this.opts.rpe ? padLeading2d(bias, this.opts.rpe.prefix) : null,
+      dropout: this.training && this.attnDrop.p > 0 ? { p: this.attnDrop.p, rng: this.rng } : null,
+    }); // [B, M, D]
+    return this.projDrop.forward(this.proj.forward(ctx));
   }
+
 }

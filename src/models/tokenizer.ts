@@ -1,7 +1,9 @@
 /** Image -> patch tokens [B, N, D]. */
 import { Conv2d } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { linear } from '../ops/linear.js';
 import { maxPool2d } from '../ops/max_pool2d.js';
+import { patchify } from '../ops/patchify.js';
 import { permute, reshape } from '../ops/shape.js';
 import { relu } from '../ops/unary.js';
 import type { Rng } from '../tensor/random.js';
@@ -40,9 +42,18 @@ export class PatchEmbed extends Module {
         `model input ${img.describe()} does not match the model's [batch, ${wantC}, ${this.imgSize}, ${this.imgSize}]`,
       );
     }
-    let fmap = this.proj.forward(img); // [B, D, h', w']
-    if (this.tokenizer.kind === 'cct') fmap = maxPool2d(relu(fmap), 3, 2, 1);
-    const [b, d, gh, gw] = fmap.shape;
-    return permute(reshape(fmap, [b, d, gh * gw]), [0, 2, 1]); // [B, N, D]
+    switch (this.tokenizer.kind) {
+      case 'patch': {
+        // kernel = stride: the conv is one GEMM over patch rows, straight into tokens.
+        const [d, ci, p] = this.proj.weight.shape;
+        const patches = patchify(img, p); // [B, N, C*p*p]
+        return linear(patches, reshape(this.proj.weight, [d, ci * p * p]), this.proj.bias); // [B, N, D]
+      }
+      case 'cct': {
+        const fmap = maxPool2d(relu(this.proj.forward(img)), 3, 2, 1); // [B, D, h', w']
+        const [b, d, gh, gw] = fmap.shape;
+        return permute(reshape(fmap, [b, d, gh * gw]), [0, 2, 1]); // [B, N, D]
+      }
+    }
   }
 }

@@ -70,7 +70,6 @@ export class VisionTransformer extends Module {
 
     this.patchEmbed = this.module('patch_embed', new PatchEmbed(cfg.tokenizer, cfg.imgSize, cfg.inChans, d, rng));
     if (this.prefix >= 1) this.clsToken = this.param('cls_token', truncNormal([1, 1, d], 0.02, 0, -2, 2, rng));
-    if (this.prefix === 2) this.distToken = this.param('dist_token', truncNormal([1, 1, d], 0.02, 0, -2, 2, rng));
 
     const pe = cfg.pe;
     switch (pe.kind) {
@@ -92,6 +91,8 @@ export class VisionTransformer extends Module {
       case 'none':
         break;
     }
+    // After the PE, as the reference's DistilledVisionTransformer (parameter order = optimizer state order).
+    if (this.prefix === 2) this.distToken = this.param('dist_token', truncNormal([1, 1, d], 0.02, 0, -2, 2, rng));
     this.posDrop = this.module('pos_drop', new Dropout(cfg.dropRate, rng));
 
     const peNorm = cfg.join === 'LaPE' || cfg.join === 'LaPE-shared';

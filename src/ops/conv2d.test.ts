@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Rng } from '../tensor/random.js';
-import { describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
+import { assertClose, describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
 import { arange, tensor } from './creation.js';
 import { conv2d } from './conv2d.js';
 import { maxPool2d } from './max_pool2d.js';
-import { reshape } from './shape.js';
+import { linear } from './linear.js';
+import { patchify } from './patchify.js';
+import { permute, reshape } from './shape.js';
 
 describeBackends('conv2d and maxPool2d', () => {
   it('patch convolution (kernel = stride) sums each patch', () => {
@@ -36,5 +38,20 @@ describeBackends('conv2d and maxPool2d', () => {
     ]);
     gradcheck((x, w) => conv2d(x, w, null, { padding: 1 }), [param(randTensor([2, 2, 4, 5], rng)), param(randTensor([3, 2, 3, 3], rng))]);
     gradcheck((x) => maxPool2d(x, 3, 2, 1), [param(randTensor([2, 2, 5, 5], rng))]);
+  });
+});
+
+describeBackends('patchify', () => {
+  it('a kernel = stride conv equals patchify + linear', () => {
+    const rng = new Rng(30);
+    const x = randTensor([2, 3, 8, 8], rng);
+    const w = randTensor([5, 3, 4, 4], rng);
+    const b = randTensor([5], rng);
+    const conv = permute(reshape(conv2d(x, w, b, { stride: 4 }), [2, 5, 4]), [0, 2, 1]);
+    assertClose(linear(patchify(x, 4), reshape(w, [5, 48]), b).data, conv.data, 1e-5, 1e-5);
+  });
+
+  it('gradients match finite differences', () => {
+    gradcheck((x) => patchify(x, 2), [param(randTensor([2, 2, 4, 6], new Rng(31)))]);
   });
 });

@@ -18,3 +18,5 @@ export * from './bce_with_logits.js';
 export * from './conv2d.js';
 export * from './max_pool2d.js';
 export * from './pad.js';
+export * from './attention.js';
+export * from './patchify.js';

@@ -31,6 +31,12 @@ export class Rng {
     return [this.s[0], this.s[1], this.s[2], this.s[3]];
   }
 
+  /** Continues the stream from a saved `state()` (resume). */
+  setState(state: RngState): void {
+    this.s.set(state);
+    this.spare = null;
+  }
+
   /** Next uint32. */
   nextU32(): number {
     const s = this.s;

@@ -8,7 +8,7 @@ import { gatherRows, scatterAddRows, stridedCopy } from './copy.js';
 import { dropoutMask } from './dropout.js';
 import { affine, binary, pow, unary, unaryBackward } from './elementwise.js';
 import { layerNorm, layerNormBackward } from './layer_norm.js';
-import { matmul } from './matmul.js';
+import { matmul, matmulStrided } from './matmul.js';
 import { adamw, sgd } from './optim.js';
 import { reduceMax, reduceSum, sumSquares } from './reduce.js';
 import { softmax, softmaxBackward } from './softmax.js';
@@ -16,6 +16,7 @@ import { softmax, softmaxBackward } from './softmax.js';
 export const jsBackend: Backend = {
   name: 'js',
   matmul,
+  matmulStrided,
   unary,
   unaryBackward,
   affine,

@@ -1,0 +1,123 @@
+/**
+ * Flag parsing shared by the commands: typed number/choice parsers whose errors name the flag, and the
+ * model override flags every command accepts (timm's `create_model(name, **overrides)`).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { ModelOverrides } from '../models/registry.js';
+
+export function int(flag: string, min = 0): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} expects an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export function num(flag: string, min = -Infinity, max = Infinity): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${flag} expects a number in [${min}, ${max}], got '${v}'`);
+    }
+    return n;
+  };
+}
+
+export function choice<T extends string>(flag: string, values: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(values as readonly string[]).includes(v)) {
+      throw new InvalidArgumentError(`${flag} expects one of ${values.join(', ')}, got '${v}'`);
+    }
+    return v as T;
+  };
+}
+
+export const PE_CHOICES = ['learnable', '1D_sin', '2D_sin', 'none', '2D_RPE'] as const;
+export const JOIN_CHOICES = ['basic', 'share', 'unshare', 'LaPE', 'LaPE-shared', 'LN'] as const;
+
+/** Adds --model and every config override flag. */
+export function addModelOptions(cmd: Command, defaultModel?: string): Command {
+  const model = new Option('--model <name>', 'model variant (see `lape models`)');
+  if (defaultModel) model.default(defaultModel);
+  else model.makeOptionMandatory();
+  return cmd
+    .addOption(model)
+    .option('--pe <type>', `position embedding: ${PE_CHOICES.join(', ')}`, choice('--pe', PE_CHOICES))
+    .option('--join-type <join>', `how the PE joins: ${JOIN_CHOICES.join(', ')} (LN with 2D_RPE)`, choice('--join-type', JOIN_CHOICES))
+    .option('--rpe <join>', 'add a 2-D relative position bias to an absolute PE: none, basic, LN', choice('--rpe', ['none', 'basic', 'LN'] as const))
+    .option('--img-size <n>', 'input image side', int('--img-size', 1))
+    .option('--patch-size <n>', 'patch side', int('--patch-size', 1))
+    .option('--in-chans <n>', 'input channels (1 for grayscale)', int('--in-chans', 1))
+    .option('--embed-dim <n>', 'embedding dimension', int('--embed-dim', 1))
+    .option('--depth <n>', 'number of blocks', int('--depth', 1))
+    .option('--num-heads <n>', 'attention heads', int('--num-heads', 1))
+    .option('--mlp-ratio <x>', 'MLP hidden size / embedding dimension', num('--mlp-ratio', 0))
+    .option('--qkv-bias', 'bias in the qkv projection')
+    .option('--no-qkv-bias', 'no bias in the qkv projection')
+    .option('--nb-classes <n>', 'number of classes (default: from the dataset or checkpoint)', int('--nb-classes', 1))
+    .option('--drop <p>', 'dropout rate', num('--drop', 0, 0.999))
+    .option('--attn-drop <p>', 'attention dropout rate', num('--attn-drop', 0, 0.999))
+    .option('--drop-path <p>', 'stochastic depth rate', num('--drop-path', 0, 0.999))
+    .option('--pe-init-std <x>', 'std of the learnable PE init', num('--pe-init-std', 0));
+}
+
+export interface ModelFlags {
+  model: string;
+  pe?: ModelOverrides['pe'];
+  joinType?: ModelOverrides['join'];
+  rpe?: ModelOverrides['rpe'];
+  imgSize?: number;
+  patchSize?: number;
+  inChans?: number;
+  embedDim?: number;
+  depth?: number;
+  numHeads?: number;
+  mlpRatio?: number;
+  qkvBias?: boolean;
+  nbClasses?: number;
+  drop?: number;
+  attnDrop?: number;
+  dropPath?: number;
+  peInitStd?: number;
+}
+
+export function modelOverrides(f: ModelFlags): ModelOverrides {
+  return {
+    pe: f.pe,
+    join: f.joinType,
+    rpe: f.rpe,
+    imgSize: f.imgSize,
+    patchSize: f.patchSize,
+    inChans: f.inChans,
+    embedDim: f.embedDim,
+    depth: f.depth,
+    numHeads: f.numHeads,
+    mlpRatio: f.mlpRatio,
+    qkvBias: f.qkvBias,
+    numClasses: f.nbClasses,
+    dropRate: f.drop,
+    attnDropRate: f.attnDrop,
+    dropPathRate: f.dropPath,
+    peInitStd: f.peInitStd,
+  };
+}
+
+export const DATA_SETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'image-folder'] as const;
+/** The reference's spellings of --data-set, mapped to lape's. */
+const DATA_SET_ALIASES: Record<string, (typeof DATA_SETS)[number]> = {
+  FASHION: 'fashion-mnist',
+  'FASHION-MNIST': 'fashion-mnist',
+  MNIST: 'mnist',
+  CIFAR: 'cifar100',
+  CIFAR10: 'cifar10',
+  CIFAR100: 'cifar100',
+  IMNET: 'image-folder',
+  INAT: 'image-folder',
+};
+
+export function dataSet(v: string): (typeof DATA_SETS)[number] {
+  if ((DATA_SETS as readonly string[]).includes(v)) return v as (typeof DATA_SETS)[number];
+  const alias = DATA_SET_ALIASES[v.toUpperCase()];
+  if (alias) return alias;
+  throw new InvalidArgumentError(`--data-set expects one of ${DATA_SETS.join(', ')} (or IMNET, CIFAR10, CIFAR100), got '${v}'`);
+}

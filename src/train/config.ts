@@ -1,0 +1,119 @@
+/**
+ * The typed training configuration: DeiT's recipe (the reference's `main.py` flags) as plain data.
+ * Defaults are the reference's, and `defaultTrainConfig` documents each one.
+ */
+import type { DatasetKind } from '../data/datasets.js';
+import type { ErasingMode } from '../data/transforms/random_erasing.js';
+import type { Interpolation } from '../data/transforms/resize.js';
+import type { ModelOverrides } from '../models/registry.js';
+import type { Criterion, Distillation } from './losses.js';
+
+export type OptimizerConfig =
+  | { kind: 'adamw'; lr: number; weightDecay: number; eps: number; betas: [number, number] }
+  | { kind: 'sgd'; lr: number; weightDecay: number; momentum: number };
+
+export interface AugmentConfig {
+  /** timm RandAugment spec (`rand-m9-mstd0.5-inc1`), or null for colour jitter instead. */
+  autoAugment: string | null;
+  colorJitter: number;
+  /** Random-erasing probability (0 disables). */
+  reprob: number;
+  remode: ErasingMode;
+  recount: number;
+  /** DeiT's repeated-augmentation sampler (3 repeats). */
+  repeatedAug: boolean;
+  hflip: number;
+  interpolation: Interpolation;
+}
+
+export interface MixupSettings {
+  /** Beta alpha of mixup (0 disables). */
+  mixup: number;
+  /** Beta alpha of cutmix (0 disables). */
+  cutmix: number;
+  prob: number;
+  switchProb: number;
+}
+
+export interface TeacherConfig {
+  model: string;
+  overrides: ModelOverrides;
+  /** A lape or PyTorch checkpoint of the teacher. */
+  path: string;
+}
+
+export interface TrainConfig {
+  model: string;
+  modelOverrides: ModelOverrides;
+  /** Seeds initialization, data order, augmentation and dropout. */
+  seed: number;
+  data: {
+    kind: DatasetKind;
+    /** Dataset folder; Fashion-MNIST defaults to Debian's /usr/share/datasets/fashion-mnist. */
+    path?: string;
+    /** Model input side; defaults to the model's imgSize. */
+    inputSize?: number;
+    skipBadImages: boolean;
+    workers: number;
+  };
+  batchSize: number;
+  epochs: number;
+  optimizer: OptimizerConfig;
+  /** Use the lr as given instead of DeiT's lr * batch / 512. */
+  unscaleLr: boolean;
+  schedule: { warmupEpochs: number; warmupLr: number; minLr: number };
+  /** Max global gradient norm, or null for no clipping. */
+  clipGrad: number | null;
+  criterion: Criterion;
+  mixup: MixupSettings;
+  augment: AugmentConfig;
+  ema: { decay: number } | null;
+  distillation: Distillation;
+  teacher: TeacherConfig | null;
+  /** Start from these weights (head dropped if the class count differs, PE resized to the new grid). */
+  finetune: string | null;
+  /** Train only attention (and embeddings/head), as DeiT's --attn-only. */
+  attnOnly: boolean;
+  /** Folder for checkpoint.pth, best_checkpoint.pth and log.txt; null keeps nothing. */
+  outputDir: string | null;
+  /** A checkpoint to continue from (model, optimizer, schedule, EMA, RNG, epoch). */
+  resume: string | null;
+  /** Evaluate on the validation split after every epoch. */
+  evalEachEpoch: boolean;
+}
+
+/** DeiT's defaults (main.py), with the values lape cannot know yet (model, data) filled in plainly. */
+export function defaultTrainConfig(): TrainConfig {
+  return {
+    model: 'deit_tiny_patch16_224',
+    modelOverrides: { dropPathRate: 0.1 },
+    seed: 0,
+    data: { kind: 'image-folder', skipBadImages: false, workers: 2 },
+    batchSize: 64,
+    epochs: 300,
+    optimizer: { kind: 'adamw', lr: 5e-4, weightDecay: 0.05, eps: 1e-8, betas: [0.9, 0.999] },
+    unscaleLr: false,
+    schedule: { warmupEpochs: 5, warmupLr: 1e-6, minLr: 1e-5 },
+    clipGrad: null,
+    criterion: { kind: 'cross-entropy', smoothing: 0.1 },
+    mixup: { mixup: 0.8, cutmix: 1.0, prob: 1.0, switchProb: 0.5 },
+    augment: {
+      autoAugment: 'rand-m9-mstd0.5-inc1',
+      colorJitter: 0.3,
+      reprob: 0.25,
+      remode: 'pixel',
+      recount: 1,
+      repeatedAug: true,
+      hflip: 0.5,
+      interpolation: 'bicubic',
+    },
+    ema: { decay: 0.99996 },
+    distillation: { kind: 'none' },
+    teacher: null,
+    finetune: null,
+    attnOnly: false,
+    outputDir: null,
+    resume: null,
+    evalEachEpoch: true,
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * DeiT's `build_dataset` / `build_transform` on lape's data pipeline: which crop, augmentation,
+ * normalization, sampler and mixup a training or evaluation loader uses.
+ */
+import type { Channels } from '../data/image.js';
+import { createLoader, type DataLoader } from '../data/loader.js';
+import { openDataset, type DatasetSpec } from '../data/datasets.js';
+import type { MixupConfig } from '../data/mixup.js';
+import { DEIT_REPEATED_AUGMENTATION } from '../data/sampler.js';
+import type { ImageSource } from '../data/source.js';
+import { datasetStats } from '../data/stats.js';
+import type { TransformConfig } from '../data/transforms/pipeline.js';
+import { TIMM_RANDOM_ERASING } from '../data/transforms/random_erasing.js';
+import type { TrainConfig } from './config.js';
+
+export function datasetSpec(cfg: TrainConfig, split: 'train' | 'val'): DatasetSpec {
+  const { kind, path, skipBadImages } = cfg.data;
+  switch (kind) {
+    case 'fashion-mnist':
+      return { kind, split, path };
+    case 'mnist':
+    case 'cifar10':
+    case 'cifar100':
+      if (!path) throw new Error(`--data-path is required for --data-set ${kind}`);
+      return { kind, split, path };
+    case 'image-folder':
+      if (!path) throw new Error('--data-path is required for --data-set image-folder (a folder with train/ and val/)');
+      return { kind, split, path, skipBadImages };
+  }
+}
+
+export function openSplit(cfg: TrainConfig, split: 'train' | 'val'): Promise<ImageSource> {
+  return openDataset(datasetSpec(cfg, split));
+}
+
+/** DeiT: images of 32 px or less are random-cropped with padding 4 instead of random-resized-cropped. */
+export function trainTransform(cfg: TrainConfig, size: number, channels: Channels): TransformConfig {
+  const a = cfg.augment;
+  const stats = datasetStats(cfg.data.kind);
+  return {
+    kind: 'train',
+    size,
+    channels,
+    interpolation: a.interpolation,
+    crop: size > 32 ? { kind: 'random-resized-crop', scale: [0.08, 1], ratio: [3 / 4, 4 / 3] } : { kind: 'random-crop', padding: 4, fill: 0 },
+    hflip: a.hflip,
+    augment: a.autoAugment ? { kind: 'rand-augment', config: a.autoAugment } : a.colorJitter > 0 ? { kind: 'color-jitter', strength: a.colorJitter } : { kind: 'none' },
+    normalize: stats,
+    erasing: a.reprob > 0 ? { ...TIMM_RANDOM_ERASING, prob: a.reprob, mode: a.remode, minCount: a.recount, maxCount: a.recount } : null,
+  };
+}
+
+/** timm's eval transform: resize to size / 0.875 and centre-crop, or nothing but normalization for small images. */
+export function evalTransform(cfg: TrainConfig, size: number, channels: Channels): TransformConfig {
+  return {
+    kind: 'eval',
+    size,
+    channels,
+    interpolation: cfg.augment.interpolation,
+    resize: size > 32 ? { kind: 'center-crop', cropPct: 0.875 } : { kind: 'resize' },
+    normalize: datasetStats(cfg.data.kind),
+  };
+}
+
+export function mixupConfig(cfg: TrainConfig): MixupConfig | null {
+  const m = cfg.mixup;
+  if (m.mixup <= 0 && m.cutmix <= 0) return null;
+  const smoothing = cfg.criterion.kind === 'soft-target' ? 0 : 'smoothing' in cfg.criterion ? cfg.criterion.smoothing : 0;
+  return {
+    mixupAlpha: m.mixup,
+    cutmixAlpha: m.cutmix,
+    cutmixMinMax: null,
+    prob: m.prob,
+    switchProb: m.switchProb,
+    mode: 'batch',
+    correctLam: true,
+    labelSmoothing: smoothing,
+  };
+}
+
+export function trainLoader(cfg: TrainConfig, source: ImageSource, size: number, channels: Channels): Promise<DataLoader> {
+  return createLoader({
+    source,
+    transform: trainTransform(cfg, size, channels),
+    batchSize: cfg.batchSize,
+    shuffle: true,
+    seed: cfg.seed,
+    workers: cfg.data.workers,
+    dropLast: true,
+    repeatedAugmentation: cfg.augment.repeatedAug ? DEIT_REPEATED_AUGMENTATION : null,
+    mixup: mixupConfig(cfg),
+  });
+}
+
+export function evalLoader(cfg: TrainConfig, source: ImageSource, size: number, channels: Channels, batchSize: number): Promise<DataLoader> {
+  return createLoader({
+    source,
+    transform: evalTransform(cfg, size, channels),
+    batchSize,
+    shuffle: false,
+    seed: cfg.seed,
+    workers: cfg.data.workers,
+    dropLast: false,
+  });
+}
