@@ -1,0 +1,231 @@
+/**
+ * torchvision-style image folders: `root/train/<class>/**\/*.{jpg,jpeg,png,webp}` and `root/val/...`.
+ *
+ * Class indices follow torchvision's ImageFolder: class folders sorted by name, files in sorted order of
+ * (sub)directory then file name, recursing into subfolders. Images are decoded lazily with sharp (into
+ * RGB, alpha dropped, like PIL's convert('RGB')), optionally shrunk while decoding.
+ */
+import { promises as fs, type Dirent } from 'node:fs';
+import { extname, join } from 'node:path';
+import sharp from 'sharp';
+import { DataError } from './errors.js';
+import type { ImageU8, RawImage } from './image.js';
+import type { Split } from './split.js';
+import type { FolderDescriptor, ImageSource } from './source.js';
+
+export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp'];
+
+/** timm's ImageDataset gives up after this many bad files in a row when skipping. */
+const MAX_CONSECUTIVE_BAD = 50;
+
+export type WarningSink = (line: string) => void;
+
+export const stderrWarning: WarningSink = (line) => {
+  process.stderr.write(`${line}\n`);
+};
+
+async function isDirectory(path: string, entry?: Dirent): Promise<boolean> {
+  if (entry !== undefined && !entry.isSymbolicLink()) return entry.isDirectory();
+  const st = await fs.stat(path).catch(() => null);
+  return st !== null && st.isDirectory();
+}
+
+async function isFile(path: string, entry: Dirent): Promise<boolean> {
+  if (!entry.isSymbolicLink()) return entry.isFile();
+  const st = await fs.stat(path).catch(() => null);
+  return st !== null && st.isFile();
+}
+
+/** Image files under `dir`, recursively (symlinks followed, as torchvision's os.walk(followlinks=True)). */
+async function listImages(dir: string): Promise<string[]> {
+  const dirs: string[] = [];
+  const filesByDir = new Map<string, string[]>();
+  const walk = async (d: string): Promise<void> => {
+    dirs.push(d);
+    const entries = await fs.readdir(d, { withFileTypes: true });
+    const names: string[] = [];
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (await isDirectory(p, e)) await walk(p);
+      else if (IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()) && (await isFile(p, e)))
+        names.push(e.name);
+    }
+    filesByDir.set(d, names.sort());
+  };
+  await walk(dir);
+  dirs.sort();
+  return dirs.flatMap((d) => (filesByDir.get(d) ?? []).map((n) => join(d, n)));
+}
+
+/** Sorted names of the class subfolders of a split folder (torchvision's find_classes). */
+async function classFolders(splitDir: string): Promise<string[]> {
+  const entries = await fs.readdir(splitDir, { withFileTypes: true });
+  const names: string[] = [];
+  for (const e of entries) if (await isDirectory(join(splitDir, e.name), e)) names.push(e.name);
+  return names.sort();
+}
+
+export interface FolderIndex {
+  readonly classNames: readonly string[];
+  readonly files: readonly string[];
+  readonly labels: Int32Array;
+}
+
+/** Lists classes and files of one split folder; errors on no classes or an empty class. */
+export async function scanImageFolder(splitDir: string): Promise<FolderIndex> {
+  if (!(await isDirectory(splitDir))) {
+    throw new DataError(splitDir, 'a folder with one subfolder of images per class', 'no such folder');
+  }
+  const classNames = await classFolders(splitDir);
+  if (classNames.length === 0) {
+    throw new DataError(splitDir, 'at least one class subfolder', 'none');
+  }
+  const files: string[] = [];
+  const labels: number[] = [];
+  for (let c = 0; c < classNames.length; c++) {
+    const classDir = join(splitDir, classNames[c]);
+    const found = await listImages(classDir);
+    if (found.length === 0) {
+      throw new DataError(
+        classDir,
+        `at least one image (${IMAGE_EXTENSIONS.join(', ')})`,
+        'an empty class folder',
+      );
+    }
+    for (const f of found) {
+      files.push(f);
+      labels.push(c);
+    }
+  }
+  return { classNames, files, labels: Int32Array.from(labels) };
+}
+
+/** Decodes one file into 8-bit RGB; `shorterSide` shrinks (or grows) it while decoding. */
+export async function decodeImage(path: string, shorterSide: number | null): Promise<ImageU8> {
+  try {
+    let pipeline = sharp(path).removeAlpha().toColourspace('srgb');
+    if (shorterSide !== null) {
+      pipeline = pipeline.resize(shorterSide, shorterSide, { fit: 'outside', kernel: 'cubic' });
+    }
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    // 8-bit RGB is what the pipeline works on; anything else would be misread below.
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+      throw new Error(
+        `decoded to ${info.channels} channels of ${data.length / (info.width * info.height * info.channels)} bytes`,
+      );
+    }
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      height: info.height,
+      width: info.width,
+      channels: 3,
+    };
+  } catch (err) {
+    throw new DataError(path, `a decodable image (${IMAGE_EXTENSIONS.join(', ')})`, (err as Error).message);
+  }
+}
+
+export class ImageFolderSource implements ImageSource {
+  readonly length: number;
+  readonly numClasses: number;
+  readonly channels = 3;
+  readonly classNames: readonly string[];
+  private readonly warned = new Set<string>();
+
+  constructor(
+    private readonly d: FolderDescriptor,
+    private readonly warn: WarningSink = stderrWarning,
+  ) {
+    this.length = d.files.length;
+    this.classNames = d.classNames;
+    this.numClasses = d.classNames.length;
+  }
+
+  label(i: number): number {
+    this.check(i);
+    return this.d.labels[i];
+  }
+
+  /**
+   * Decodes sample i. With skipBadImages a bad file is reported once and the next sample is returned in
+   * its place (timm's ImageDataset behaviour), so batches stay full and the order stays deterministic.
+   */
+  async get(i: number): Promise<RawImage> {
+    this.check(i);
+    for (let attempt = 0; attempt < MAX_CONSECUTIVE_BAD; attempt++) {
+      const j = (i + attempt) % this.length;
+      const path = this.d.files[j];
+      try {
+        const img = await decodeImage(path, this.d.decodeShorterSide);
+        return { ...img, label: this.d.labels[j] };
+      } catch (err) {
+        if (!this.d.skipBadImages) throw err;
+        if (!this.warned.has(path)) {
+          this.warned.add(path);
+          this.warn(`warning: skipping bad image ${(err as Error).message}`);
+        }
+      }
+    }
+    throw new DataError(
+      this.d.files[i],
+      `a decodable image within ${MAX_CONSECUTIVE_BAD} files from here`,
+      `${MAX_CONSECUTIVE_BAD} bad files in a row`,
+    );
+  }
+
+  describe(): FolderDescriptor {
+    return this.d;
+  }
+
+  private check(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) {
+      throw new RangeError(`sample index ${i} out of range [0, ${this.length})`);
+    }
+  }
+}
+
+export interface ImageFolderOptions {
+  readonly root: string;
+  readonly split: Split;
+  readonly skipBadImages?: boolean;
+  readonly decodeShorterSide?: number | null;
+  readonly onWarning?: WarningSink;
+}
+
+/** Opens `root/train` or `root/val`. The val classes must be those of train when both exist. */
+export async function openImageFolder(opts: ImageFolderOptions): Promise<ImageFolderSource> {
+  if (!(await isDirectory(opts.root))) {
+    throw new DataError(opts.root, 'a folder holding train/ and val/ image folders', 'no such folder');
+  }
+  const splitDir = join(opts.root, opts.split);
+  const index = await scanImageFolder(splitDir);
+  if (opts.split === 'val') {
+    const trainDir = join(opts.root, 'train');
+    if (await isDirectory(trainDir)) {
+      const trainClasses = await classFolders(trainDir);
+      if (trainClasses.join('\0') !== index.classNames.join('\0')) {
+        throw new DataError(
+          splitDir,
+          `the ${trainClasses.length} class folders of ${trainDir}`,
+          `${index.classNames.length} different ones`,
+        );
+      }
+    }
+  }
+  const shorter = opts.decodeShorterSide ?? null;
+  if (shorter !== null && !(Number.isInteger(shorter) && shorter > 0)) {
+    throw new DataError('decodeShorterSide', 'a positive integer', String(shorter));
+  }
+  return new ImageFolderSource(
+    {
+      kind: 'image-folder',
+      root: opts.root,
+      files: index.files,
+      labels: index.labels,
+      classNames: index.classNames,
+      skipBadImages: opts.skipBadImages ?? false,
+      decodeShorterSide: shorter,
+    },
+    opts.onWarning,
+  );
+}

@@ -1,0 +1,168 @@
+/**
+ * The data loader: an async iterator of Batches for one epoch.
+ *
+ * Batches are produced by `workers` worker threads (0 = inline on the calling thread) and requested up
+ * to `prefetch` ahead of the consumer, so decoding and augmentation overlap training. Results are
+ * delivered in order and are identical for any number of workers: a batch depends only on
+ * (seed, epoch, batch index) and the dataset. Workers live for one iteration; they are terminated when it
+ * ends, fails, or is abandoned with `return()` (e.g. `break` out of `for await`).
+ */
+import type { Batch } from './batch.js';
+import { type DatasetSpec, openDataset } from './datasets.js';
+import { DataError } from './errors.js';
+import { type WarningSink, stderrWarning } from './image_folder.js';
+import { type MixupConfig, validateMixup } from './mixup.js';
+import { BatchProducer, type BatchJob, type ProducerConfig } from './producer.js';
+import {
+  type RepeatedAugmentation,
+  type SamplerConfig,
+  batchCount,
+  epochLength,
+  epochOrder,
+} from './sampler.js';
+import type { ImageSource } from './source.js';
+import { type TransformConfig, compileTransform } from './transforms/pipeline.js';
+import { WorkerPool } from './worker_pool.js';
+
+export interface LoaderOptions {
+  /** What to load: a spec to open, or an already opened source (reused across loaders, no re-reading). */
+  readonly source: DatasetSpec | ImageSource;
+  readonly transform: TransformConfig;
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  /** Non-negative integer; with the epoch it decides order, augmentation and mixing. */
+  readonly seed: number;
+  /** Epoch iterated by `for await (const b of loader)`; default 0. */
+  readonly epoch?: number;
+  /** Worker threads; 0 runs inline. Default 2. */
+  readonly workers?: number;
+  /** Batches requested ahead of the consumer; default 2 per worker (at least 2). */
+  readonly prefetch?: number;
+  /** Drop the last incomplete batch (training). Default false. */
+  readonly dropLast?: boolean;
+  /** DeiT's repeated-augmentation sampler; null/absent for plain (shuffled) order. */
+  readonly repeatedAugmentation?: RepeatedAugmentation | null;
+  /** Batch mixup/cutmix (implies soft targets); null/absent disables. */
+  readonly mixup?: MixupConfig | null;
+  /** Label smoothing when there is no mixup (mixup carries its own); default 0 (no targets). */
+  readonly labelSmoothing?: number;
+  /** Where skipped-image warnings go (one line per bad file); stderr by default. */
+  readonly onWarning?: WarningSink;
+}
+
+export interface DataLoader extends AsyncIterable<Batch> {
+  readonly source: ImageSource;
+  readonly batchSize: number;
+  /** Samples per epoch (repeated augmentation may keep fewer than the dataset has). */
+  readonly numSamples: number;
+  readonly numBatches: number;
+  /** The batches of one epoch (default: the `epoch` option). */
+  iterate(epoch?: number): AsyncGenerator<Batch, void, undefined>;
+}
+
+function isSource(s: DatasetSpec | ImageSource): s is ImageSource {
+  return typeof (s as Partial<ImageSource>).describe === 'function';
+}
+
+function requireInt(value: number, key: string, min: number): void {
+  if (!(Number.isSafeInteger(value) && value >= min))
+    throw new DataError(key, `an integer >= ${min}`, String(value));
+}
+
+export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
+  const workers = opts.workers ?? 2;
+  const defaultEpoch = opts.epoch ?? 0;
+  const dropLast = opts.dropLast ?? false;
+  const labelSmoothing = opts.labelSmoothing ?? 0;
+  const mixup = opts.mixup ?? null;
+  const onWarning = opts.onWarning ?? stderrWarning;
+  requireInt(opts.batchSize, 'batchSize', 1);
+  requireInt(workers, 'workers', 0);
+  requireInt(opts.seed, 'seed', 0);
+  requireInt(defaultEpoch, 'epoch', 0);
+  const prefetch = opts.prefetch ?? Math.max(2, 2 * workers);
+  requireInt(prefetch, 'prefetch', 1);
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+    throw new DataError('labelSmoothing', 'a value in [0, 1)', String(labelSmoothing));
+  }
+  if (mixup !== null) validateMixup(mixup);
+  compileTransform(opts.transform); // fail here, not in a worker
+
+  const source = isSource(opts.source) ? opts.source : await openDataset(opts.source, { onWarning });
+  const sampler: SamplerConfig =
+    opts.repeatedAugmentation != null
+      ? { kind: 'repeated-augmentation', shuffle: opts.shuffle, ra: opts.repeatedAugmentation }
+      : opts.shuffle
+        ? { kind: 'shuffle' }
+        : { kind: 'sequential' };
+  const numSamples = epochLength(source.length, sampler);
+  const numBatches = batchCount(numSamples, opts.batchSize, dropLast);
+  if (numBatches === 0) {
+    throw new DataError(
+      'batchSize',
+      `at most the ${numSamples} samples an epoch has${dropLast ? ' (dropLast drops a partial batch)' : ''}`,
+      String(opts.batchSize),
+    );
+  }
+  const batchSize = opts.batchSize;
+
+  async function* iterate(epoch: number = defaultEpoch): AsyncGenerator<Batch, void, undefined> {
+    requireInt(epoch, 'epoch', 0);
+    const order = epochOrder(source.length, sampler, opts.seed, epoch);
+    const job = (b: number): BatchJob => ({
+      batchIndex: b,
+      // slice, not subarray: a cloned view would drag the whole order array along.
+      indices: order.slice(b * batchSize, Math.min((b + 1) * batchSize, numSamples)),
+      firstPosition: b * batchSize,
+    });
+    const config: ProducerConfig = {
+      transform: opts.transform,
+      seed: opts.seed,
+      epoch,
+      mixup,
+      labelSmoothing,
+    };
+
+    if (workers === 0) {
+      const producer = new BatchProducer(source, config);
+      for (let b = 0; b < numBatches; b++) yield await producer.produce(job(b));
+      return;
+    }
+
+    const seen = new Set<string>();
+    const pool = new WorkerPool(workers, { descriptor: source.describe(), producer: config }, (line) => {
+      // Each worker warns once per bad file; the consumer should hear it once.
+      if (!seen.has(line)) {
+        seen.add(line);
+        onWarning(line);
+      }
+    });
+    try {
+      const ahead: Promise<Batch>[] = [];
+      let requested = 0;
+      const topUp = (upTo: number): void => {
+        for (; requested < Math.min(numBatches, upTo); requested++) ahead.push(pool.submit(job(requested)));
+      };
+      topUp(prefetch);
+      for (let b = 0; b < numBatches; b++) {
+        const next = ahead.shift();
+        if (next === undefined) throw new Error('loader: prefetch queue underflow');
+        const batch = await next;
+        // Keep `prefetch` batches in flight while the consumer works on this one.
+        topUp(b + 1 + prefetch);
+        yield batch;
+      }
+    } finally {
+      await pool.close();
+    }
+  }
+
+  return {
+    source,
+    batchSize,
+    numSamples,
+    numBatches,
+    iterate,
+    [Symbol.asyncIterator]: () => iterate(),
+  };
+}

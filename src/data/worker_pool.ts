@@ -1,0 +1,133 @@
+/**
+ * A fixed set of loader worker threads with per-batch request/response.
+ *
+ * Workers are ref'd only while they owe a batch: an iteration abandoned without `return()` leaves idle,
+ * unref'd workers that never keep the process alive. Every failure (a job's error, a crashed or exited
+ * worker) rejects the affected requests with a clear error; `close()` terminates all workers.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Batch } from './batch.js';
+import { deserializeError } from './errors.js';
+import type { BatchJob } from './producer.js';
+import type { JobMessage, WorkerInit, WorkerMessage } from './worker_protocol.js';
+
+interface Pending {
+  readonly resolve: (b: Batch) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Slot {
+  readonly id: number;
+  readonly worker: Worker;
+  readonly pending: Map<number, Pending>;
+}
+
+/**
+ * Under tsx (this module is a .ts file) a worker cannot take `--import tsx` in its execArgv: on Node 20
+ * the entry module loads before the hooks are in place. So the worker starts from a tiny JS snippet that
+ * registers tsx's loader and then imports the .ts entry. Compiled to dist/, the .js entry loads directly.
+ */
+function spawn(init: WorkerInit): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const entry = new URL('./loader_worker.ts', here).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+    return new Worker(code, { eval: true, workerData: init, execArgv: [] });
+  }
+  return new Worker(new URL('./loader_worker.js', here), { workerData: init });
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private failure: Error | null = null;
+  private closed = false;
+
+  constructor(
+    count: number,
+    init: WorkerInit,
+    private readonly onWarning: (line: string) => void,
+  ) {
+    for (let id = 0; id < count; id++) {
+      const slot: Slot = { id, worker: spawn(init), pending: new Map() };
+      slot.worker.unref();
+      slot.worker.on('message', (m: WorkerMessage) => this.onMessage(slot, m));
+      slot.worker.on('error', (err: Error) =>
+        this.fail(new Error(`data loader worker ${id} crashed: ${err.message}`, { cause: err })),
+      );
+      slot.worker.on('exit', (code: number) => {
+        if (!this.closed) this.fail(new Error(`data loader worker ${id} exited unexpectedly (code ${code})`));
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  /** Asks the least busy worker for a batch. The returned promise never counts as unhandled. */
+  submit(job: BatchJob): Promise<Batch> {
+    const promise = new Promise<Batch>((resolve, reject) => {
+      if (this.failure !== null) return reject(this.failure);
+      if (this.closed) return reject(new Error('data loader is closed'));
+      let slot = this.slots[0];
+      for (const s of this.slots) if (s.pending.size < slot.pending.size) slot = s;
+      slot.pending.set(job.batchIndex, { resolve, reject });
+      slot.worker.ref();
+      const msg: JobMessage = { type: 'job', job };
+      slot.worker.postMessage(msg);
+    });
+    // Prefetched batches may fail before anyone awaits them; the consumer still sees the rejection.
+    promise.catch(() => undefined);
+    return promise;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new Error('data loader is closed');
+    for (const s of this.slots) this.settleAll(s, err);
+    // An unref'd worker's exit does not keep the event loop alive, so a caller awaiting close() at top
+    // level could see the process end first (exit code 13). Hold a ref until each worker is gone.
+    for (const s of this.slots) s.worker.ref();
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private onMessage(slot: Slot, m: WorkerMessage): void {
+    switch (m.type) {
+      case 'warning':
+        this.onWarning(m.line);
+        return;
+      case 'batch': {
+        const p = this.take(slot, m.batchIndex);
+        p?.resolve(m.batch);
+        return;
+      }
+      case 'error': {
+        if (m.batchIndex === null) {
+          this.fail(deserializeError(m.error, `data loader worker ${slot.id} (start-up)`));
+          return;
+        }
+        const p = this.take(slot, m.batchIndex);
+        p?.reject(deserializeError(m.error, `data loader worker ${slot.id}, batch ${m.batchIndex}`));
+        return;
+      }
+    }
+  }
+
+  private take(slot: Slot, batchIndex: number): Pending | undefined {
+    const p = slot.pending.get(batchIndex);
+    slot.pending.delete(batchIndex);
+    if (slot.pending.size === 0) slot.worker.unref();
+    return p;
+  }
+
+  private settleAll(slot: Slot, err: Error): void {
+    for (const p of slot.pending.values()) p.reject(err);
+    slot.pending.clear();
+    slot.worker.unref();
+  }
+
+  private fail(err: Error): void {
+    if (this.failure !== null || this.closed) return;
+    this.failure = err;
+    for (const s of this.slots) this.settleAll(s, err);
+  }
+}
