@@ -20,9 +20,7 @@ const files = ['src', 'test']
   .flatMap((d) => find(d, []))
   .filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)))
   .sort();
-const res = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', ...files],
-  { stdio: 'inherit' },
-);
+const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+  stdio: 'inherit',
+});
 process.exit(res.status ?? 1);

@@ -16,7 +16,11 @@ export function assertClose(
   rtol = 1e-5,
   what = 'values',
 ): void {
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs expected ${expected.length}`);
+  assert.equal(
+    actual.length,
+    expected.length,
+    `${what}: length ${actual.length} vs expected ${expected.length}`,
+  );
   let worst = -1;
   let worstErr = 0;
   for (let i = 0; i < actual.length; i++) {
@@ -65,7 +69,11 @@ export interface GradcheckOptions {
  * Compares the analytical gradients of `f` (for the inputs that require grad) with central differences
  * of L = sum(f(inputs) * R) for a fixed random R, element by element.
  */
-export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): void {
+export function gradcheck(
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  opts: GradcheckOptions = {},
+): void {
   const h = opts.h ?? 1e-3;
   const atol = opts.atol ?? 1e-2;
   const rtol = opts.rtol ?? 2e-2;

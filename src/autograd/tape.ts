@@ -122,13 +122,9 @@ export function backward(root: Tensor, seed?: Tensor): void {
 function addInto(prev: Tensor, g: Tensor): Tensor {
   const out = Tensor.empty(prev.shape);
   const backend = getBackend();
-  backend.binary(
-    'add',
-    { data: prev.data, strides: [1] },
-    { data: g.data, strides: [1] },
-    out.data,
-    [prev.size],
-  );
+  backend.binary('add', { data: prev.data, strides: [1] }, { data: g.data, strides: [1] }, out.data, [
+    prev.size,
+  ]);
   prev.dispose();
   return out;
 }

@@ -22,7 +22,9 @@ function fromEnv(): Backend {
   const nb = loadNative();
   if (nb) return nb;
   if (want === 'native') {
-    throw new Error(`LAPE_BACKEND=native but the native backend is unavailable: ${nativeInfo().reason ?? 'unknown'}`);
+    throw new Error(
+      `LAPE_BACKEND=native but the native backend is unavailable: ${nativeInfo().reason ?? 'unknown'}`,
+    );
   }
   if (want !== undefined && want !== '') {
     throw new Error(`LAPE_BACKEND must be 'js' or 'native', got '${want}'`);

@@ -24,7 +24,8 @@ const REFERENCE_NAMES: Record<string, string> = {
 export function resolveModelName(name: string): { model: string; join?: ModelOverrides['join'] } {
   if (name in MODEL_VARIANTS) return { model: name };
   const m = /^(deit_[tsb](?:_distill)?)_(basic|LaPE|share)$/.exec(name);
-  if (m && REFERENCE_NAMES[m[1]]) return { model: REFERENCE_NAMES[m[1]], join: m[2] as ModelOverrides['join'] };
+  if (m && REFERENCE_NAMES[m[1]])
+    return { model: REFERENCE_NAMES[m[1]], join: m[2] as ModelOverrides['join'] };
   throw new Error(`unknown model '${name}'; available: ${Object.keys(MODEL_VARIANTS).join(', ')}`);
 }
 
@@ -40,7 +41,11 @@ export function checkpointModelSpec(raw: PyValue): { model?: string; overrides: 
   if (!args) return { overrides: {} };
   const lape = args.lape_config;
   if (typeof lape === 'string') {
-    const cfg = JSON.parse(lape) as { model: string; modelOverrides: ModelOverrides; data?: { inputSize?: number } };
+    const cfg = JSON.parse(lape) as {
+      model: string;
+      modelOverrides: ModelOverrides;
+      data?: { inputSize?: number };
+    };
     const overrides = { ...cfg.modelOverrides };
     if (cfg.data?.inputSize !== undefined) overrides.imgSize = cfg.data.inputSize;
     return { model: cfg.model, overrides };
@@ -48,19 +53,28 @@ export function checkpointModelSpec(raw: PyValue): { model?: string; overrides: 
   const str = (v: PyValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
   return {
     model: str(args.model),
-    overrides: { pe: str(args.pe) as ModelOverrides['pe'], join: str(args.join_type) as ModelOverrides['join'] },
+    overrides: {
+      pe: str(args.pe) as ModelOverrides['pe'],
+      join: str(args.join_type) as ModelOverrides['join'],
+    },
   };
 }
 
-export function modelFromCheckpoint(path: string, model: string | undefined, flags: ModelOverrides): { model: VisionTransformer; name: string } {
+export function modelFromCheckpoint(
+  path: string,
+  model: string | undefined,
+  flags: ModelOverrides,
+): { model: VisionTransformer; name: string } {
   const { stateDict, raw } = readStateDict(path);
   const spec = checkpointModelSpec(raw);
   const requested = model ?? spec.model;
-  if (!requested) throw new Error(`cannot tell which model ${path} holds: pass --model (see \`lape models\`)`);
+  if (!requested)
+    throw new Error(`cannot tell which model ${path} holds: pass --model (see \`lape models\`)`);
   const { model: name, join } = resolveModelName(requested);
   const overrides: ModelOverrides = { ...spec.overrides };
   if (join) overrides.join = join;
-  for (const [k, v] of Object.entries(flags)) if (v !== undefined) (overrides as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(flags))
+    if (v !== undefined) (overrides as Record<string, unknown>)[k] = v;
   const head = stateDict.get('head.weight');
   if (overrides.numClasses === undefined && head) overrides.numClasses = head.shape[0];
   const m = createModel(name, overrides);

@@ -10,7 +10,11 @@ import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { createProgress } from '../train/progress.js';
 import { addModelOptions, dataSet, int, modelOverrides, type ModelFlags } from './options.js';
 
-export async function evaluateCheckpoint(cfg: TrainConfig, ckpt: string, opts: { progress?: boolean } = {}): Promise<EvalResult> {
+export async function evaluateCheckpoint(
+  cfg: TrainConfig,
+  ckpt: string,
+  opts: { progress?: boolean } = {},
+): Promise<EvalResult> {
   const src = await openSplit(cfg, 'val');
   const overrides = { numClasses: src.numClasses, ...cfg.modelOverrides };
   if (cfg.data.inputSize !== undefined) overrides.imgSize = cfg.data.inputSize;
@@ -26,8 +30,14 @@ export async function evaluateCheckpoint(cfg: TrainConfig, ckpt: string, opts: {
 }
 
 export function printEval(r: EvalResult, json: boolean): void {
-  if (json) process.stdout.write(`${JSON.stringify({ acc1: r.acc1, acc5: r.acc5, loss: r.loss, images: r.images })}\n`);
-  else process.stdout.write(`* Acc@1 ${r.acc1.toFixed(3)} Acc@5 ${r.acc5.toFixed(3)} loss ${r.loss.toFixed(3)} (${r.images} images)\n`);
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ acc1: r.acc1, acc5: r.acc5, loss: r.loss, images: r.images })}\n`,
+    );
+  else
+    process.stdout.write(
+      `* Acc@1 ${r.acc1.toFixed(3)} Acc@5 ${r.acc5.toFixed(3)} loss ${r.loss.toFixed(3)} (${r.images} images)\n`,
+    );
 }
 
 interface EvalFlags extends ModelFlags {
@@ -45,7 +55,12 @@ export function evalCommand(): Command {
   const cmd = new Command('eval').description('evaluate a checkpoint: top-1, top-5 and loss');
   addModelOptions(cmd)
     .requiredOption('--resume <ckpt>', 'checkpoint (.pth from lape or the reference)')
-    .option('--data-set <name>', 'fashion-mnist, mnist, cifar10, cifar100, image-folder', dataSet, 'image-folder')
+    .option(
+      '--data-set <name>',
+      'fashion-mnist, mnist, cifar10, cifar100, image-folder',
+      dataSet,
+      'image-folder',
+    )
     .option('--data-path <dir>', 'dataset folder')
     .option('--input-size <n>', 'image side', int('--input-size', 1))
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)
@@ -59,9 +74,18 @@ export function evalCommand(): Command {
         model: f.model,
         modelOverrides: modelOverrides(f),
         batchSize: f.batchSize,
-        data: { kind: f.dataSet, path: f.dataPath, inputSize: f.inputSize, skipBadImages: false, workers: f.numWorkers },
+        data: {
+          kind: f.dataSet,
+          path: f.dataPath,
+          inputSize: f.inputSize,
+          skipBadImages: false,
+          workers: f.numWorkers,
+        },
       };
-      printEval(await evaluateCheckpoint(cfg, f.resume, { progress: f.progress && !f.json }), f.json ?? false);
+      printEval(
+        await evaluateCheckpoint(cfg, f.resume, { progress: f.progress && !f.json }),
+        f.json ?? false,
+      );
     });
   return cmd;
 }

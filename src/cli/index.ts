@@ -14,7 +14,14 @@ export function buildProgram(): Command {
     .description('Vision Transformers with Layer-adaptive Position Embedding: train, evaluate, inspect')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [trainCommand(), evalCommand(), predictCommand(), modelsCommand(), visualizeCommand(), comparePeCommand()]) {
+  for (const cmd of [
+    trainCommand(),
+    evalCommand(),
+    predictCommand(),
+    modelsCommand(),
+    visualizeCommand(),
+    comparePeCommand(),
+  ]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   return program;

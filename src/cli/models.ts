@@ -11,14 +11,22 @@ export function modelsCommand(): Command {
       const rows = Object.entries(MODEL_VARIANTS).map(([name, v]) => {
         const cfg = resolveConfig(name, { join: 'LaPE' });
         const params = parameterCount(cfg);
-        return { name, params, gflops: forwardFlops(cfg) / 1e9, input: `${cfg.inChans}x${cfg.imgSize}x${cfg.imgSize}`, description: v.description };
+        return {
+          name,
+          params,
+          gflops: forwardFlops(cfg) / 1e9,
+          input: `${cfg.inChans}x${cfg.imgSize}x${cfg.imgSize}`,
+          description: v.description,
+        };
       });
       if (f.json) {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
       const w = Math.max(...rows.map((r) => r.name.length));
-      process.stdout.write(`${'model'.padEnd(w)}  ${'params'.padStart(12)}  ${'GFLOPs'.padStart(8)}  input       description\n`);
+      process.stdout.write(
+        `${'model'.padEnd(w)}  ${'params'.padStart(12)}  ${'GFLOPs'.padStart(8)}  input       description\n`,
+      );
       for (const r of rows) {
         process.stdout.write(
           `${r.name.padEnd(w)}  ${r.params.toLocaleString('en').padStart(12)}  ${r.gflops.toFixed(3).padStart(8)}  ${r.input.padEnd(10)}  ${r.description}\n`,

@@ -8,7 +8,8 @@ import type { ModelOverrides } from '../models/registry.js';
 export function int(flag: string, min = 0): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} expects an integer >= ${min}, got '${v}'`);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${flag} expects an integer >= ${min}, got '${v}'`);
     return n;
   };
 }
@@ -43,8 +44,16 @@ export function addModelOptions(cmd: Command, defaultModel?: string): Command {
   return cmd
     .addOption(model)
     .option('--pe <type>', `position embedding: ${PE_CHOICES.join(', ')}`, choice('--pe', PE_CHOICES))
-    .option('--join-type <join>', `how the PE joins: ${JOIN_CHOICES.join(', ')} (LN with 2D_RPE)`, choice('--join-type', JOIN_CHOICES))
-    .option('--rpe <join>', 'add a 2-D relative position bias to an absolute PE: none, basic, LN', choice('--rpe', ['none', 'basic', 'LN'] as const))
+    .option(
+      '--join-type <join>',
+      `how the PE joins: ${JOIN_CHOICES.join(', ')} (LN with 2D_RPE)`,
+      choice('--join-type', JOIN_CHOICES),
+    )
+    .option(
+      '--rpe <join>',
+      'add a 2-D relative position bias to an absolute PE: none, basic, LN',
+      choice('--rpe', ['none', 'basic', 'LN'] as const),
+    )
     .option('--img-size <n>', 'input image side', int('--img-size', 1))
     .option('--patch-size <n>', 'patch side', int('--patch-size', 1))
     .option('--in-chans <n>', 'input channels (1 for grayscale)', int('--in-chans', 1))
@@ -54,7 +63,11 @@ export function addModelOptions(cmd: Command, defaultModel?: string): Command {
     .option('--mlp-ratio <x>', 'MLP hidden size / embedding dimension', num('--mlp-ratio', 0))
     .option('--qkv-bias', 'bias in the qkv projection')
     .option('--no-qkv-bias', 'no bias in the qkv projection')
-    .option('--nb-classes <n>', 'number of classes (default: from the dataset or checkpoint)', int('--nb-classes', 1))
+    .option(
+      '--nb-classes <n>',
+      'number of classes (default: from the dataset or checkpoint)',
+      int('--nb-classes', 1),
+    )
     .option('--drop <p>', 'dropout rate', num('--drop', 0, 0.999))
     .option('--attn-drop <p>', 'attention dropout rate', num('--attn-drop', 0, 0.999))
     .option('--drop-path <p>', 'stochastic depth rate', num('--drop-path', 0, 0.999))
@@ -119,5 +132,7 @@ export function dataSet(v: string): (typeof DATA_SETS)[number] {
   if ((DATA_SETS as readonly string[]).includes(v)) return v as (typeof DATA_SETS)[number];
   const alias = DATA_SET_ALIASES[v.toUpperCase()];
   if (alias) return alias;
-  throw new InvalidArgumentError(`--data-set expects one of ${DATA_SETS.join(', ')} (or IMNET, CIFAR10, CIFAR100), got '${v}'`);
+  throw new InvalidArgumentError(
+    `--data-set expects one of ${DATA_SETS.join(', ')} (or IMNET, CIFAR10, CIFAR100), got '${v}'`,
+  );
 }

@@ -27,7 +27,12 @@ interface PredictFlags extends ModelFlags {
   dataSet: 'fashion-mnist' | 'mnist' | 'cifar10' | 'cifar100' | 'image-folder';
 }
 
-async function imagesToBatch(paths: string[], size: number, channels: Channels, kind: PredictFlags['dataSet']): Promise<Float32Array> {
+async function imagesToBatch(
+  paths: string[],
+  size: number,
+  channels: Channels,
+  kind: PredictFlags['dataSet'],
+): Promise<Float32Array> {
   const transform = compileTransform({
     kind: 'eval',
     size,
@@ -45,7 +50,9 @@ async function imagesToBatch(paths: string[], size: number, channels: Channels, 
 }
 
 export function predictCommand(): Command {
-  const cmd = new Command('predict').description('write the logits of a checkpoint on an .npy batch or image files');
+  const cmd = new Command('predict').description(
+    'write the logits of a checkpoint on an .npy batch or image files',
+  );
   addModelOptions(cmd)
     .requiredOption('--resume <ckpt>', 'checkpoint (.pth from lape or the reference)')
     .requiredOption('--input <files...>', 'an .npy batch (float32 N x C x H x W, normalized) or image files')
@@ -66,8 +73,15 @@ export function predictCommand(): Command {
       if (isNpy) {
         const t = readNpy(f.input[0]);
         const want = `N x ${inChans} x ${imgSize} x ${imgSize}`;
-        if (t.shape.length !== 4 || t.shape[1] !== inChans || t.shape[2] !== imgSize || t.shape[3] !== imgSize) {
-          throw new Error(`${f.input[0]}: shape [${t.shape.join(', ')}] does not match the model input ${want}`);
+        if (
+          t.shape.length !== 4 ||
+          t.shape[1] !== inChans ||
+          t.shape[2] !== imgSize ||
+          t.shape[3] !== imgSize
+        ) {
+          throw new Error(
+            `${f.input[0]}: shape [${t.shape.join(', ')}] does not match the model input ${want}`,
+          );
         }
         data = toFloat32(t);
         n = t.shape[0];
@@ -75,12 +89,20 @@ export function predictCommand(): Command {
         data = await imagesToBatch(f.input, imgSize, inChans as Channels, f.dataSet);
         n = f.input.length;
       }
-      const logits = noGrad(() => tidy(() => Float32Array.from(model.forward(tensor(data, [n, inChans, imgSize, imgSize])).logits.data)));
+      const logits = noGrad(() =>
+        tidy(() =>
+          Float32Array.from(model.forward(tensor(data, [n, inChans, imgSize, imgSize])).logits.data),
+        ),
+      );
       writeNpy(f.output, fromFloat32([n, numClasses], logits));
       if (!isNpy) {
-        const probs = noGrad(() => tidy(() => Float32Array.from(softmax(tensor(logits, [n, numClasses])).data)));
+        const probs = noGrad(() =>
+          tidy(() => Float32Array.from(softmax(tensor(logits, [n, numClasses])).data)),
+        );
         f.input.forEach((p, i) => {
-          const row = [...probs.subarray(i * numClasses, (i + 1) * numClasses)].map((v, c) => [c, v] as const);
+          const row = [...probs.subarray(i * numClasses, (i + 1) * numClasses)].map(
+            (v, c) => [c, v] as const,
+          );
           row.sort((a, b) => b[1] - a[1]);
           const top = row.slice(0, 5).map(([c, v]) => `${c}:${(100 * v).toFixed(1)}%`);
           process.stdout.write(`${p}  ${top.join('  ')}\n`);

@@ -64,7 +64,13 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
     model: f.model,
     modelOverrides: overrides,
     seed: f.seed,
-    data: { kind: f.dataSet, path: f.dataPath, inputSize: f.inputSize, skipBadImages: f.skipBadImages ?? false, workers: f.numWorkers },
+    data: {
+      kind: f.dataSet,
+      path: f.dataPath,
+      inputSize: f.inputSize,
+      skipBadImages: f.skipBadImages ?? false,
+      workers: f.numWorkers,
+    },
     batchSize: f.batchSize,
     epochs: f.epochs,
     optimizer:
@@ -74,7 +80,9 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
     unscaleLr: f.unscaleLr ?? false,
     schedule: { warmupEpochs: f.warmupEpochs, warmupLr: f.warmupLr, minLr: f.minLr },
     clipGrad: f.clipGrad ?? null,
-    criterion: f.bceLoss ? { kind: 'bce', smoothing: f.smoothing } : { kind: 'cross-entropy', smoothing: f.smoothing },
+    criterion: f.bceLoss
+      ? { kind: 'bce', smoothing: f.smoothing }
+      : { kind: 'cross-entropy', smoothing: f.smoothing },
     mixup: { mixup: f.mixup, cutmix: f.cutmix, prob: f.mixupProb, switchProb: f.mixupSwitchProb },
     augment: {
       autoAugment: f.aa === 'none' || f.aa === '' ? null : f.aa,
@@ -93,7 +101,8 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
         : f.distillationType === 'soft'
           ? { kind: 'soft', alpha: f.distillationAlpha, tau: f.distillationTau }
           : { kind: 'hard', alpha: f.distillationAlpha },
-    teacher: f.teacherModel && f.teacherPath ? { model: f.teacherModel, overrides: {}, path: f.teacherPath } : null,
+    teacher:
+      f.teacherModel && f.teacherPath ? { model: f.teacherModel, overrides: {}, path: f.teacherPath } : null,
     finetune: f.finetune ?? null,
     attnOnly: f.attnOnly ?? false,
     outputDir: f.outputDir ?? f.output_dir ?? null,
@@ -103,14 +112,25 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
 }
 
 export function trainCommand(): Command {
-  const cmd = new Command('train').description('train a model with the DeiT recipe (flags as the reference main.py)');
+  const cmd = new Command('train').description(
+    'train a model with the DeiT recipe (flags as the reference main.py)',
+  );
   addModelOptions(cmd, 'deit_tiny_patch16_224')
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 64)
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 300)
     .option('--seed <n>', 'random seed', int('--seed', 0), 0)
-    .option('--data-set <name>', 'fashion-mnist, mnist, cifar10, cifar100, image-folder', dataSet, 'image-folder')
+    .option(
+      '--data-set <name>',
+      'fashion-mnist, mnist, cifar10, cifar100, image-folder',
+      dataSet,
+      'image-folder',
+    )
     .option('--data-path <dir>', 'dataset folder (image-folder: with train/ and val/)')
-    .option('--input-size <n>', 'image side fed to the model (default: the model img size)', int('--input-size', 1))
+    .option(
+      '--input-size <n>',
+      'image side fed to the model (default: the model img size)',
+      int('--input-size', 1),
+    )
     .option('--output-dir <dir>', 'where checkpoint.pth, best_checkpoint.pth and log.txt go')
     .option('--output_dir <dir>', 'same as --output-dir (the reference spelling)')
     .option('--resume <ckpt>', 'continue a run from its checkpoint')
@@ -132,22 +152,52 @@ export function trainCommand(): Command {
     .option('--mixup <x>', 'mixup alpha (0 disables)', num('--mixup', 0), 0.8)
     .option('--cutmix <x>', 'cutmix alpha (0 disables)', num('--cutmix', 0), 1.0)
     .option('--mixup-prob <p>', 'probability of mixing a batch', num('--mixup-prob', 0, 1), 1.0)
-    .option('--mixup-switch-prob <p>', 'probability of cutmix over mixup', num('--mixup-switch-prob', 0, 1), 0.5)
+    .option(
+      '--mixup-switch-prob <p>',
+      'probability of cutmix over mixup',
+      num('--mixup-switch-prob', 0, 1),
+      0.5,
+    )
     .option('--aa <spec>', "RandAugment spec, or 'none'", 'rand-m9-mstd0.5-inc1')
-    .option('--color-jitter <x>', 'colour jitter strength (used when --aa none)', num('--color-jitter', 0), 0.3)
+    .option(
+      '--color-jitter <x>',
+      'colour jitter strength (used when --aa none)',
+      num('--color-jitter', 0),
+      0.3,
+    )
     .option('--reprob <p>', 'random erasing probability', num('--reprob', 0, 1), 0.25)
-    .option('--remode <mode>', 'random erasing mode: pixel, rand, const', choice('--remode', ['pixel', 'rand', 'const'] as const), 'pixel')
+    .option(
+      '--remode <mode>',
+      'random erasing mode: pixel, rand, const',
+      choice('--remode', ['pixel', 'rand', 'const'] as const),
+      'pixel',
+    )
     .option('--recount <n>', 'random erasing count', int('--recount', 1), 1)
     .option('--repeated-aug', 'repeated augmentation sampler (default)', true)
     .option('--no-repeated-aug', 'plain shuffled sampler')
     .option('--hflip <p>', 'horizontal flip probability', num('--hflip', 0, 1), 0.5)
-    .option('--train-interpolation <mode>', 'bicubic, bilinear, nearest', choice('--train-interpolation', ['bicubic', 'bilinear', 'nearest'] as const), 'bicubic')
+    .option(
+      '--train-interpolation <mode>',
+      'bicubic, bilinear, nearest',
+      choice('--train-interpolation', ['bicubic', 'bilinear', 'nearest'] as const),
+      'bicubic',
+    )
     .option('--model-ema', 'keep an EMA of the weights (default)', true)
     .option('--no-model-ema', 'no weight EMA')
     .option('--model-ema-decay <x>', 'EMA decay', num('--model-ema-decay', 0, 1), 0.99996)
     .option('--bce-loss', 'binary cross-entropy instead of softmax cross-entropy')
-    .option('--distillation-type <t>', 'none, soft, hard', choice('--distillation-type', ['none', 'soft', 'hard'] as const), 'none')
-    .option('--distillation-alpha <x>', 'weight of the distillation loss', num('--distillation-alpha', 0, 1), 0.5)
+    .option(
+      '--distillation-type <t>',
+      'none, soft, hard',
+      choice('--distillation-type', ['none', 'soft', 'hard'] as const),
+      'none',
+    )
+    .option(
+      '--distillation-alpha <x>',
+      'weight of the distillation loss',
+      num('--distillation-alpha', 0, 1),
+      0.5,
+    )
     .option('--distillation-tau <x>', 'soft distillation temperature', num('--distillation-tau', 0), 1.0)
     .option('--teacher-model <name>', 'teacher variant (a lape model)')
     .option('--teacher-path <ckpt>', 'teacher checkpoint (lape or PyTorch)')
@@ -164,7 +214,9 @@ export function trainCommand(): Command {
       const controller = new AbortController();
       const onSigint = (): void => {
         if (controller.signal.aborted) process.exit(130);
-        process.stderr.write('\ninterrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to quit now)\n');
+        process.stderr.write(
+          '\ninterrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to quit now)\n',
+        );
         controller.abort();
       };
       process.on('SIGINT', onSigint);

@@ -53,7 +53,11 @@ export function visualizeCommand(): Command {
     .option('--model_name <name>', 'reference spelling: deit_t_LaPE, deit_s_basic, ... or a lape variant')
     .option('--pe <type>', `position embedding: ${PE_CHOICES.join(', ')}`, choice('--pe', PE_CHOICES))
     .option('--join-type <join>', `join: ${JOIN_CHOICES.join(', ')}`, choice('--join-type', JOIN_CHOICES))
-    .option('--token <n>', 'patch whose maps are drawn (row-major; default: the centre patch)', int('--token', 0))
+    .option(
+      '--token <n>',
+      'patch whose maps are drawn (row-major; default: the centre patch)',
+      int('--token', 0),
+    )
     .option('--log <log.txt>', 'training log.txt to chart in the report')
     .action(async (f: VizFlags) => {
       const ckpt = f.ckptPath ?? f.ckpt_path;
@@ -62,9 +66,16 @@ export function visualizeCommand(): Command {
       if (!dir) throw new Error('--save-dir is required');
       const t0 = performance.now();
       const { model, name } = modelFromCheckpoint(ckpt, f.model ?? f.model_name, overridesOf(f));
-      const data = visualizationData(model, { title: basename(ckpt), modelName: name, token: f.token, log: readLog(f.log) });
+      const data = visualizationData(model, {
+        title: basename(ckpt),
+        modelName: name,
+        token: f.token,
+        log: readLog(f.log),
+      });
       const files = await writeVisualization(dir, data);
-      process.stderr.write(`wrote ${files.length} files to ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s (report: ${dir}/report.html)\n`);
+      process.stderr.write(
+        `wrote ${files.length} files to ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s (report: ${dir}/report.html)\n`,
+      );
     });
 }
 
@@ -85,8 +96,16 @@ export function comparePeCommand(): Command {
     .requiredOption('--save-dir <dir>', 'output folder')
     .option('--model <name>', 'model variant of both (default: from each checkpoint)')
     .option('--pe <type>', 'position embedding of both', choice('--pe', PE_CHOICES))
-    .option('--join-a <join>', 'join of the first (default: from the checkpoint)', choice('--join-a', JOIN_CHOICES))
-    .option('--join-b <join>', 'join of the second (default: from the checkpoint)', choice('--join-b', JOIN_CHOICES))
+    .option(
+      '--join-a <join>',
+      'join of the first (default: from the checkpoint)',
+      choice('--join-a', JOIN_CHOICES),
+    )
+    .option(
+      '--join-b <join>',
+      'join of the second (default: from the checkpoint)',
+      choice('--join-b', JOIN_CHOICES),
+    )
     .option('--token <n>', 'patch whose maps are drawn (default: the centre patch)', int('--token', 0))
     .action(async (a: string, b: string, f: CompareFlags) => {
       const ma = modelFromCheckpoint(a, f.model, { pe: f.pe, join: f.joinA });

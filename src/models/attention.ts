@@ -71,5 +71,4 @@ export class Attention extends Module {
     }); // [B, M, D]
     return this.projDrop.forward(this.proj.forward(ctx));
   }
-
 }

@@ -94,9 +94,12 @@ export function validateConfig(cfg: VitConfig): void {
     throw new Error(`invalid model config: ${msg}`);
   };
   const positive = ['imgSize', 'inChans', 'embedDim', 'depth', 'numHeads'] as const;
-  for (const k of positive) if (!(Number.isInteger(cfg[k]) && cfg[k] > 0)) fail(`${k} must be a positive integer, got ${cfg[k]}`);
-  if (!(Number.isInteger(cfg.numClasses) && cfg.numClasses >= 1)) fail(`numClasses must be >= 1, got ${cfg.numClasses}`);
-  if (cfg.embedDim % cfg.numHeads !== 0) fail(`embedDim ${cfg.embedDim} is not divisible by numHeads ${cfg.numHeads}`);
+  for (const k of positive)
+    if (!(Number.isInteger(cfg[k]) && cfg[k] > 0)) fail(`${k} must be a positive integer, got ${cfg[k]}`);
+  if (!(Number.isInteger(cfg.numClasses) && cfg.numClasses >= 1))
+    fail(`numClasses must be >= 1, got ${cfg.numClasses}`);
+  if (cfg.embedDim % cfg.numHeads !== 0)
+    fail(`embedDim ${cfg.embedDim} is not divisible by numHeads ${cfg.numHeads}`);
   if (!(cfg.mlpRatio > 0)) fail(`mlpRatio must be positive, got ${cfg.mlpRatio}`);
   for (const k of ['dropRate', 'attnDropRate', 'dropPathRate'] as const) {
     if (!(cfg[k] >= 0 && cfg[k] < 1)) fail(`${k} must be in [0, 1), got ${cfg[k]}`);
@@ -109,12 +112,15 @@ export function validateConfig(cfg: VitConfig): void {
     }
   }
   if (!JOIN_KINDS.includes(cfg.join)) fail(`unknown join '${cfg.join}'; valid: ${JOIN_KINDS.join(', ')}`);
-  if (!PE_KINDS.includes(cfg.pe.kind)) fail(`unknown pe '${cfg.pe.kind}'; valid: ${PE_KINDS.join(', ')}, 2D_RPE`);
+  if (!PE_KINDS.includes(cfg.pe.kind))
+    fail(`unknown pe '${cfg.pe.kind}'; valid: ${PE_KINDS.join(', ')}, 2D_RPE`);
   if (cfg.pe.kind === 'none' && cfg.join !== 'basic') {
     fail(`pe 'none' has nothing to join: use join 'basic' (got '${cfg.join}')`);
   }
   if (cfg.join === 'unshare' && cfg.pe.kind !== 'learnable') {
-    fail(`join 'unshare' needs a learnable pe (one table per layer), got '${cfg.pe.kind}'; valid pe for unshare: learnable`);
+    fail(
+      `join 'unshare' needs a learnable pe (one table per layer), got '${cfg.pe.kind}'; valid pe for unshare: learnable`,
+    );
   }
   if (cfg.pe.kind === '2D_sin' && cfg.embedDim % 4 !== 0) {
     fail(`pe '2D_sin' needs embedDim divisible by 4, got ${cfg.embedDim}`);

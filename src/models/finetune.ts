@@ -17,7 +17,14 @@ function cubic(x: number): number {
 }
 
 /** Resizes `channels` planes of h x w to nh x nw (channels-first), bicubic, align_corners=False. */
-export function resizeBicubic(src: Float32Array, channels: number, h: number, w: number, nh: number, nw: number): Float32Array {
+export function resizeBicubic(
+  src: Float32Array,
+  channels: number,
+  h: number,
+  w: number,
+  nh: number,
+  nw: number,
+): Float32Array {
   const out = new Float32Array(channels * nh * nw);
   const sy = h / nh;
   const sx = w / nw;
@@ -47,18 +54,30 @@ export function resizeBicubic(src: Float32Array, channels: number, h: number, w:
 }
 
 /** [prefix + g*g, D] table -> [prefix + ng*ng, D], the prefix rows copied. */
-function resizeTokenTable(data: Float32Array, prefix: number, g: number, ng: number, d: number): Float32Array {
+function resizeTokenTable(
+  data: Float32Array,
+  prefix: number,
+  g: number,
+  ng: number,
+  d: number,
+): Float32Array {
   const planes = new Float32Array(d * g * g); // [D, g, g]
-  for (let p = 0; p < g * g; p++) for (let c = 0; c < d; c++) planes[c * g * g + p] = data[(prefix + p) * d + c];
+  for (let p = 0; p < g * g; p++)
+    for (let c = 0; c < d; c++) planes[c * g * g + p] = data[(prefix + p) * d + c];
   const resized = resizeBicubic(planes, d, g, g, ng, ng);
   const out = new Float32Array((prefix + ng * ng) * d);
   out.set(data.subarray(0, prefix * d));
-  for (let p = 0; p < ng * ng; p++) for (let c = 0; c < d; c++) out[(prefix + p) * d + c] = resized[c * ng * ng + p];
+  for (let p = 0; p < ng * ng; p++)
+    for (let c = 0; c < d; c++) out[(prefix + p) * d + c] = resized[c * ng * ng + p];
   return out;
 }
 
 /** Returns a copy of `sd` adapted to `model`; `log` hears each change. */
-export function adaptForFinetune(model: VisionTransformer, sd: StateDict, log: (line: string) => void): StateDict {
+export function adaptForFinetune(
+  model: VisionTransformer,
+  sd: StateDict,
+  log: (line: string) => void,
+): StateDict {
   const own = model.stateDict();
   const out: StateDict = new Map(sd);
   const prefix = model.prefix;
@@ -71,11 +90,16 @@ export function adaptForFinetune(model: VisionTransformer, sd: StateDict, log: (
     const data = toFloat32(t as HostTensor);
     if (/^(head|head_dist)\./.test(key)) {
       out.delete(key);
-      log(`finetune: dropped ${key} (${t.shape.join('x')} -> model ${target.shape.join('x')}): new classifier`);
+      log(
+        `finetune: dropped ${key} (${t.shape.join('x')} -> model ${target.shape.join('x')}): new classifier`,
+      );
     } else if (/^pos_embed\d*$/.test(key) && target.requiresGrad) {
       const d = t.shape[t.shape.length - 1];
       const g = Math.round(Math.sqrt(data.length / d - prefix));
-      if (g * g + prefix !== data.length / d) throw new Error(`finetune: ${key} of shape ${t.shape.join('x')} is not a square grid plus ${prefix} prefix tokens`);
+      if (g * g + prefix !== data.length / d)
+        throw new Error(
+          `finetune: ${key} of shape ${t.shape.join('x')} is not a square grid plus ${prefix} prefix tokens`,
+        );
       out.set(key, fromFloat32([...target.shape], resizeTokenTable(data, prefix, g, ng, d)));
       log(`finetune: resized ${key} from a ${g}x${g} to a ${ng}x${ng} grid (bicubic)`);
     } else if (leaf === 'relative_position_bias_table') {
@@ -83,10 +107,12 @@ export function adaptForFinetune(model: VisionTransformer, sd: StateDict, log: (
       const side = Math.round(Math.sqrt(t.shape[0]));
       const nside = 2 * ng - 1;
       const planes = new Float32Array(heads * side * side);
-      for (let i = 0; i < side * side; i++) for (let hh = 0; hh < heads; hh++) planes[hh * side * side + i] = data[i * heads + hh];
+      for (let i = 0; i < side * side; i++)
+        for (let hh = 0; hh < heads; hh++) planes[hh * side * side + i] = data[i * heads + hh];
       const r = resizeBicubic(planes, heads, side, side, nside, nside);
       const table = new Float32Array(nside * nside * heads);
-      for (let i = 0; i < nside * nside; i++) for (let hh = 0; hh < heads; hh++) table[i * heads + hh] = r[hh * nside * nside + i];
+      for (let i = 0; i < nside * nside; i++)
+        for (let hh = 0; hh < heads; hh++) table[i * heads + hh] = r[hh * nside * nside + i];
       out.set(key, fromFloat32([nside * nside, heads], table));
       log(`finetune: resized ${key} from ${side}x${side} to ${nside}x${nside} offsets (bicubic)`);
     } else if (key.endsWith('.attn.pe_norm.weight') || key.endsWith('.attn.pe_norm.bias')) {

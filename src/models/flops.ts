@@ -43,7 +43,8 @@ export function parameterCount(cfg: VitConfig): number {
   }
   count += prefix * d;
   if (cfg.pe.kind === 'learnable') count += (cfg.join === 'unshare' ? cfg.depth : 1) * m * d;
-  let block = norm * 2 + 3 * d * d + (cfg.qkvBias ? 3 * d : 0) + d * d + d + d * hidden + hidden + hidden * d + d;
+  let block =
+    norm * 2 + 3 * d * d + (cfg.qkvBias ? 3 * d : 0) + d * d + d + d * hidden + hidden + hidden * d + d;
   if (cfg.join === 'LaPE' || cfg.join === 'LaPE-shared') block += norm;
   if (cfg.rpe.kind === '2D') block += (2 * g - 1) ** 2 * cfg.numHeads + (cfg.rpe.join === 'LN' ? 2 * n : 0);
   count += cfg.depth * block + norm;

@@ -25,10 +25,25 @@ it('DeiT-Tiny has the reference parameter count and about 1.26 GMACs', () => {
 });
 
 it('rejects invalid combinations with the valid ones listed', () => {
-  assert.throws(() => createModel('lape_tiny', { pe: '1D_sin', join: 'unshare' }), /join 'unshare' needs a learnable pe.*valid pe for unshare: learnable/);
-  assert.throws(() => createModel('lape_tiny', { pe: 'none', join: 'LaPE' }), /pe 'none' has nothing to join: use join 'basic'/);
-  assert.throws(() => createModel('lape_tiny', { pe: '2D_RPE', join: 'LaPE' }), /pe '2D_RPE' joins with 'basic' or 'LN'/);
-  assert.throws(() => createModel('lape_tiny', { join: 'LN' }), /valid: basic, share, unshare, LaPE, LaPE-shared/);
+  assert.throws(
+    () => createModel('lape_tiny', { pe: '1D_sin', join: 'unshare' }),
+    /join 'unshare' needs a learnable pe.*valid pe for unshare: learnable/,
+  );
+  assert.throws(
+    () => createModel('lape_tiny', { pe: 'none', join: 'LaPE' }),
+    /pe 'none' has nothing to join: use join 'basic'/,
+  );
+  assert.throws(
+    () => createModel('lape_tiny', { pe: '2D_RPE', join: 'LaPE' }),
+    /pe '2D_RPE' joins with 'basic' or 'LN'/,
+  );
+  assert.throws(
+    () => createModel('lape_tiny', { join: 'LN' }),
+    /valid: basic, share, unshare, LaPE, LaPE-shared/,
+  );
   assert.throws(() => createModel('nope'), /unknown model 'nope'; available: deit_tiny_patch16_224/);
-  assert.throws(() => createModel('lape_tiny', { imgSize: 18 }), /imgSize 18 must be a multiple of patchSize 4/);
+  assert.throws(
+    () => createModel('lape_tiny', { imgSize: 18 }),
+    /imgSize 18 must be a multiple of patchSize 4/,
+  );
 });

@@ -34,7 +34,9 @@ export interface ModelOverrides {
   blockStyle?: BlockStyle;
 }
 
-type Variant = Required<Pick<ModelOverrides, 'imgSize' | 'embedDim' | 'depth' | 'numHeads' | 'mlpRatio' | 'qkvBias' | 'normEps'>> &
+type Variant = Required<
+  Pick<ModelOverrides, 'imgSize' | 'embedDim' | 'depth' | 'numHeads' | 'mlpRatio' | 'qkvBias' | 'normEps'>
+> &
   ModelOverrides & { description: string };
 
 const deit = (embedDim: number, numHeads: number, extra: Partial<Variant> = {}): Variant => ({
@@ -72,9 +74,18 @@ export const MODEL_VARIANTS: Readonly<Record<string, Variant>> = {
   deit_small_patch16_224: deit(384, 6, { description: 'DeiT-S (22M)' }),
   deit_base_patch16_224: deit(768, 12, { description: 'DeiT-B (86M)' }),
   deit_base_patch16_384: deit(768, 12, { imgSize: 384, description: 'DeiT-B at 384px' }),
-  deit_tiny_distilled_patch16_224: deit(192, 3, { distilled: true, description: 'DeiT-Ti with distillation token' }),
-  deit_small_distilled_patch16_224: deit(384, 6, { distilled: true, description: 'DeiT-S with distillation token' }),
-  deit_base_distilled_patch16_224: deit(768, 12, { distilled: true, description: 'DeiT-B with distillation token' }),
+  deit_tiny_distilled_patch16_224: deit(192, 3, {
+    distilled: true,
+    description: 'DeiT-Ti with distillation token',
+  }),
+  deit_small_distilled_patch16_224: deit(384, 6, {
+    distilled: true,
+    description: 'DeiT-S with distillation token',
+  }),
+  deit_base_distilled_patch16_224: deit(768, 12, {
+    distilled: true,
+    description: 'DeiT-B with distillation token',
+  }),
   vit_lite_7_4: compact({ patchSize: 4, description: 'ViT-Lite-7/4 (Compact Transformers), 4x4 conv stem' }),
   cct_7_3x1: compact({
     tokenizer: 'cct',
@@ -126,7 +137,11 @@ export function resolveConfig(name: string, overrides: ModelOverrides = {}): Vit
 }
 
 /** Builds the typed config from the flat vocabulary (also used for fixture manifests). */
-export function configFromFlat(f: Variant | (ModelOverrides & Required<Pick<ModelOverrides, 'imgSize' | 'embedDim' | 'depth' | 'numHeads'>>)): VitConfig {
+export function configFromFlat(
+  f:
+    | Variant
+    | (ModelOverrides & Required<Pick<ModelOverrides, 'imgSize' | 'embedDim' | 'depth' | 'numHeads'>>),
+): VitConfig {
   const peName = f.pe ?? 'learnable';
   const joinName = f.join ?? 'basic';
   let pe: VitConfig['pe'];
@@ -140,15 +155,19 @@ export function configFromFlat(f: Variant | (ModelOverrides & Required<Pick<Mode
     join = 'basic';
     rpe = { kind: '2D', join: joinName };
   } else {
-    if (!PE_KINDS.includes(peName)) throw new Error(`unknown pe '${peName}'; valid: ${PE_KINDS.join(', ')}, 2D_RPE`);
+    if (!PE_KINDS.includes(peName))
+      throw new Error(`unknown pe '${peName}'; valid: ${PE_KINDS.join(', ')}, 2D_RPE`);
     if (joinName === 'LN' || !JOIN_KINDS.includes(joinName)) {
-      throw new Error(`unknown join '${joinName}' for pe '${peName}'; valid: ${JOIN_KINDS.join(', ')} (LN only with pe 2D_RPE)`);
+      throw new Error(
+        `unknown join '${joinName}' for pe '${peName}'; valid: ${JOIN_KINDS.join(', ')} (LN only with pe 2D_RPE)`,
+      );
     }
     pe = peName === 'learnable' ? { kind: 'learnable', initStd: f.peInitStd ?? 0.02 } : { kind: peName };
     join = joinName;
   }
   if (f.rpe && f.rpe !== 'none') {
-    if (f.rpe !== 'basic' && f.rpe !== 'LN') throw new Error(`unknown rpe '${f.rpe}'; valid: none, basic, LN`);
+    if (f.rpe !== 'basic' && f.rpe !== 'LN')
+      throw new Error(`unknown rpe '${f.rpe}'; valid: none, basic, LN`);
     rpe = { kind: '2D', join: f.rpe };
   }
   const tokenizerKind = f.tokenizer ?? 'patch';
@@ -164,8 +183,14 @@ export function configFromFlat(f: Variant | (ModelOverrides & Required<Pick<Mode
       throw new Error(`unknown tokenizer '${String(tokenizerKind)}'; valid: patch, cct`);
   }
   const pooling = f.pooling ?? 'cls';
-  if (pooling === 'seq' && f.distilled) throw new Error('a distilled model needs class-token pooling, not sequence pooling');
-  const head: Head = pooling === 'seq' ? { kind: 'sequence-pool' } : f.distilled ? { kind: 'distilled' } : { kind: 'class-token' };
+  if (pooling === 'seq' && f.distilled)
+    throw new Error('a distilled model needs class-token pooling, not sequence pooling');
+  const head: Head =
+    pooling === 'seq'
+      ? { kind: 'sequence-pool' }
+      : f.distilled
+        ? { kind: 'distilled' }
+        : { kind: 'class-token' };
   return {
     imgSize: f.imgSize,
     inChans: f.inChans ?? 3,
@@ -189,6 +214,10 @@ export function configFromFlat(f: Variant | (ModelOverrides & Required<Pick<Mode
 }
 
 /** timm's `create_model(name, **overrides)`. */
-export function createModel(name: string, overrides: ModelOverrides = {}, opts: ModelOptions = {}): VisionTransformer {
+export function createModel(
+  name: string,
+  overrides: ModelOverrides = {},
+  opts: ModelOptions = {},
+): VisionTransformer {
   return new VisionTransformer(resolveConfig(name, overrides), opts);
 }

@@ -23,7 +23,10 @@ export class PatchEmbed extends Module {
     super();
     switch (tokenizer.kind) {
       case 'patch':
-        this.proj = this.module('proj', new Conv2d(inChans, dim, tokenizer.patchSize, tokenizer.patchSize, 0, rng));
+        this.proj = this.module(
+          'proj',
+          new Conv2d(inChans, dim, tokenizer.patchSize, tokenizer.patchSize, 0, rng),
+        );
         break;
       case 'cct':
         this.proj = this.module(

@@ -23,7 +23,12 @@ import { PatchEmbed } from './tokenizer.js';
 /** The same shape whatever the mode: distilled models always give both heads and their average. */
 export type ModelOutput =
   | { kind: 'single'; logits: Tensor }
-  | { kind: 'distilled'; cls: Tensor; dist: Tensor; /** (cls + dist) / 2, DeiT's eval output */ logits: Tensor };
+  | {
+      kind: 'distilled';
+      cls: Tensor;
+      dist: Tensor;
+      /** (cls + dist) / 2, DeiT's eval output */ logits: Tensor;
+    };
 
 export interface Intermediates {
   /** Token states after each block, [B, T+N, D]. */
@@ -68,15 +73,21 @@ export class VisionTransformer extends Module {
     this.grid = gridSize(cfg);
     const tokens = this.prefix + this.grid * this.grid;
 
-    this.patchEmbed = this.module('patch_embed', new PatchEmbed(cfg.tokenizer, cfg.imgSize, cfg.inChans, d, rng));
-    if (this.prefix >= 1) this.clsToken = this.param('cls_token', truncNormal([1, 1, d], 0.02, 0, -2, 2, rng));
+    this.patchEmbed = this.module(
+      'patch_embed',
+      new PatchEmbed(cfg.tokenizer, cfg.imgSize, cfg.inChans, d, rng),
+    );
+    if (this.prefix >= 1)
+      this.clsToken = this.param('cls_token', truncNormal([1, 1, d], 0.02, 0, -2, 2, rng));
 
     const pe = cfg.pe;
     switch (pe.kind) {
       case 'learnable':
         if (cfg.join === 'unshare') {
           for (let i = 0; i < cfg.depth; i++) {
-            this.posEmbeds.push(this.param(`pos_embed${i}`, truncNormal([1, tokens, d], pe.initStd, 0, -2, 2, rng)));
+            this.posEmbeds.push(
+              this.param(`pos_embed${i}`, truncNormal([1, tokens, d], pe.initStd, 0, -2, 2, rng)),
+            );
           }
         } else {
           this.posEmbed = this.param('pos_embed', truncNormal([1, tokens, d], pe.initStd, 0, -2, 2, rng));
@@ -86,41 +97,50 @@ export class VisionTransformer extends Module {
         this.posEmbed = this.buffer('pos_embed', sinusoid1d(tokens, d));
         break;
       case '2D_sin':
-        this.posEmbed = this.buffer('pos_embed', reshape(sinusoid2d(this.grid, this.grid, d, this.prefix), [1, tokens, d]));
+        this.posEmbed = this.buffer(
+          'pos_embed',
+          reshape(sinusoid2d(this.grid, this.grid, d, this.prefix), [1, tokens, d]),
+        );
         break;
       case 'none':
         break;
     }
     // After the PE, as the reference's DistilledVisionTransformer (parameter order = optimizer state order).
-    if (this.prefix === 2) this.distToken = this.param('dist_token', truncNormal([1, 1, d], 0.02, 0, -2, 2, rng));
+    if (this.prefix === 2)
+      this.distToken = this.param('dist_token', truncNormal([1, 1, d], 0.02, 0, -2, 2, rng));
     this.posDrop = this.module('pos_drop', new Dropout(cfg.dropRate, rng));
 
     const peNorm = cfg.join === 'LaPE' || cfg.join === 'LaPE-shared';
     this.blocks = this.moduleList(
       'blocks',
-      Array.from({ length: cfg.depth }, (_, i) =>
-        new Block(
-          {
-            dim: d,
-            numHeads: cfg.numHeads,
-            qkvBias: cfg.qkvBias,
-            attnDrop: cfg.attnDropRate,
-            projDrop: cfg.dropRate,
-            rpe: cfg.rpe.kind === '2D' ? { grid: this.grid, prefix: this.prefix, join: cfg.rpe.join } : null,
-            mlpHidden: Math.floor(d * cfg.mlpRatio),
-            dropPath: cfg.depth > 1 ? (cfg.dropPathRate * i) / (cfg.depth - 1) : 0,
-            normEps: cfg.normEps,
-            style: cfg.blockStyle,
-            peNorm,
-          },
-          rng,
-        ),
+      Array.from(
+        { length: cfg.depth },
+        (_, i) =>
+          new Block(
+            {
+              dim: d,
+              numHeads: cfg.numHeads,
+              qkvBias: cfg.qkvBias,
+              attnDrop: cfg.attnDropRate,
+              projDrop: cfg.dropRate,
+              rpe:
+                cfg.rpe.kind === '2D' ? { grid: this.grid, prefix: this.prefix, join: cfg.rpe.join } : null,
+              mlpHidden: Math.floor(d * cfg.mlpRatio),
+              dropPath: cfg.depth > 1 ? (cfg.dropPathRate * i) / (cfg.depth - 1) : 0,
+              normEps: cfg.normEps,
+              style: cfg.blockStyle,
+              peNorm,
+            },
+            rng,
+          ),
       ),
     );
     this.norm = this.module('norm', new LayerNorm(d, cfg.normEps));
-    if (cfg.head.kind === 'sequence-pool') this.attentionPool = this.module('attention_pool', new Linear(d, 1, rng));
+    if (cfg.head.kind === 'sequence-pool')
+      this.attentionPool = this.module('attention_pool', new Linear(d, 1, rng));
     this.head = this.module('head', new Linear(d, cfg.numClasses, rng));
-    if (cfg.head.kind === 'distilled') this.headDist = this.module('head_dist', new Linear(d, cfg.numClasses, rng));
+    if (cfg.head.kind === 'distilled')
+      this.headDist = this.module('head_dist', new Linear(d, cfg.numClasses, rng));
   }
 
   /** The PE table of layer `i` (or the shared one) as [T+N, D]; null without an absolute PE. */

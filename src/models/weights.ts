@@ -19,7 +19,8 @@ export function describeReport(r: LoadReport): string {
   const parts: string[] = [];
   if (r.missing.length) parts.push(`missing keys: ${r.missing.join(', ')}`);
   if (r.unexpected.length) parts.push(`unexpected keys: ${r.unexpected.join(', ')}`);
-  for (const m of r.mismatched) parts.push(`shape mismatch for ${m.key}: checkpoint ${fmtShape(m.got)}, model ${fmtShape(m.expected)}`);
+  for (const m of r.mismatched)
+    parts.push(`shape mismatch for ${m.key}: checkpoint ${fmtShape(m.got)}, model ${fmtShape(m.expected)}`);
   return parts.join('; ');
 }
 
@@ -33,14 +34,19 @@ function compatibleShapes(a: readonly number[], b: readonly number[]): boolean {
  * Copies a state dict into the model. With `strict`, any missing, unexpected or mismatched key throws
  * naming them all (nothing is copied then); otherwise matching keys are loaded and the report returned.
  */
-export function loadWeights(model: Module, sd: StateDict, opts: { strict: boolean; source?: string }): LoadReport {
+export function loadWeights(
+  model: Module,
+  sd: StateDict,
+  opts: { strict: boolean; source?: string },
+): LoadReport {
   const own = model.stateDict();
   const report: LoadReport = { missing: [], unexpected: [], mismatched: [] };
   for (const key of own.keys()) if (!sd.has(key)) report.missing.push(key);
   for (const [key, t] of sd) {
     const target = own.get(key);
     if (!target) report.unexpected.push(key);
-    else if (!compatibleShapes(target.shape, t.shape)) report.mismatched.push({ key, expected: [...target.shape], got: [...t.shape] });
+    else if (!compatibleShapes(target.shape, t.shape))
+      report.mismatched.push({ key, expected: [...target.shape], got: [...t.shape] });
   }
   const bad = report.missing.length + report.unexpected.length + report.mismatched.length > 0;
   if (opts.strict && bad) {

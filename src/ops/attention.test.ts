@@ -28,7 +28,12 @@ describeBackends('attention (fused, from packed qkv)', () => {
     const qkv = randTensor([2, 5, 3 * 6], rng, 2);
     const bias = randTensor([2, 5, 5], rng);
     assertClose(attention(qkv, { heads: 2, scale: 0.4 }).data, reference(qkv, 2, 0.4, null).data, 1e-5, 1e-5);
-    assertClose(attention(qkv, { heads: 2, scale: 0.4, bias }).data, reference(qkv, 2, 0.4, bias).data, 1e-5, 1e-5);
+    assertClose(
+      attention(qkv, { heads: 2, scale: 0.4, bias }).data,
+      reference(qkv, 2, 0.4, bias).data,
+      1e-5,
+      1e-5,
+    );
   });
 
   it('gradients match finite differences (qkv, bias, dropout)', () => {

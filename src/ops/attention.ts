@@ -26,7 +26,9 @@ export interface AttentionOptions {
 
 export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   if (qkv.rank !== 3 || qkv.shape[2] % (3 * opts.heads) !== 0) {
-    throw new Error(`attention: qkv ${qkv.describe()} must be [batch, tokens, 3 * heads * headDim] with ${opts.heads} heads`);
+    throw new Error(
+      `attention: qkv ${qkv.describe()} must be [batch, tokens, 3 * heads * headDim] with ${opts.heads} heads`,
+    );
   }
   const [b, m, three] = qkv.shape;
   const d = three / 3;
@@ -39,17 +41,43 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   const backend = getBackend();
   const qkvData = qkv.data;
   // Views into qkv [B, M, 3, H, hd] as [B, H, M, hd] (row = token, col = channel).
-  const part = (i: number, data = qkvData): MatrixView => ({ data, offset: i * d, strides: [m * three, hd, three, 1] });
-  const transposed = (v: MatrixView): MatrixView => ({ ...v, strides: [v.strides[0], v.strides[1], v.strides[3], v.strides[2]] });
+  const part = (i: number, data = qkvData): MatrixView => ({
+    data,
+    offset: i * d,
+    strides: [m * three, hd, three, 1],
+  });
+  const transposed = (v: MatrixView): MatrixView => ({
+    ...v,
+    strides: [v.strides[0], v.strides[1], v.strides[3], v.strides[2]],
+  });
   const square = (data: Float32Array): MatrixView => ({ data, offset: 0, strides: [h * m * m, m * m, m, 1] });
   const batch = [b, h] as const;
 
   // logits = scale * q kᵀ (+ bias): the bias is copied in first and accumulated into (beta = 1).
   const probs = Tensor.empty([b, h, m, m]);
   if (bias) {
-    backend.stridedCopy(bias.data, 0, [0, m * m, m, 1], probs.data, 0, [h * m * m, m * m, m, 1], [b, h, m, m], false);
+    backend.stridedCopy(
+      bias.data,
+      0,
+      [0, m * m, m, 1],
+      probs.data,
+      0,
+      [h * m * m, m * m, m, 1],
+      [b, h, m, m],
+      false,
+    );
   }
-  backend.matmulStrided({ a: part(0), b: transposed(part(1)), c: square(probs.data), batch, m, n: m, k: hd, alpha: opts.scale, beta: bias ? 1 : 0 });
+  backend.matmulStrided({
+    a: part(0),
+    b: transposed(part(1)),
+    c: square(probs.data),
+    batch,
+    m,
+    n: m,
+    k: hd,
+    alpha: opts.scale,
+    beta: bias ? 1 : 0,
+  });
   backend.softmax(probs.data, probs.data, b * h * m, m, false);
   let mask: Tensor | null = null;
   let used = probs;
@@ -57,12 +85,24 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     mask = Tensor.empty([b, h, m, m]);
     backend.dropoutMask(opts.dropout.rng.seed(), opts.dropout.p, mask.data);
     used = Tensor.empty([b, h, m, m]);
-    backend.binary('mul', { data: probs.data, strides: [1] }, { data: mask.data, strides: [1] }, used.data, [used.size]);
+    backend.binary('mul', { data: probs.data, strides: [1] }, { data: mask.data, strides: [1] }, used.data, [
+      used.size,
+    ]);
   }
   // context [B, M, H, hd] viewed as [B, H, M, hd].
   const out = Tensor.empty([b, m, d]);
   const ctx = (data: Float32Array): MatrixView => ({ data, offset: 0, strides: [m * d, hd, d, 1] });
-  backend.matmulStrided({ a: square(used.data), b: part(2), c: ctx(out.data), batch, m, n: hd, k: m, alpha: 1, beta: 0 });
+  backend.matmulStrided({
+    a: square(used.data),
+    b: part(2),
+    c: ctx(out.data),
+    batch,
+    m,
+    n: hd,
+    k: m,
+    alpha: 1,
+    beta: 0,
+  });
 
   const inputs = bias ? [qkv, bias] : [qkv];
   record(out, 'attention', inputs, (dy) => {
@@ -70,14 +110,57 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     const g = dqkv.data;
     const dyv = ctx(dy.data);
     // dv = Pᵀ dY ; dP = dY vᵀ
-    backend.matmulStrided({ a: transposed(square(used.data)), b: dyv, c: part(2, g), batch, m, n: hd, k: m, alpha: 1, beta: 0 });
+    backend.matmulStrided({
+      a: transposed(square(used.data)),
+      b: dyv,
+      c: part(2, g),
+      batch,
+      m,
+      n: hd,
+      k: m,
+      alpha: 1,
+      beta: 0,
+    });
     const dp = Tensor.empty([b, h, m, m]);
-    backend.matmulStrided({ a: dyv, b: transposed(part(2)), c: square(dp.data), batch, m, n: m, k: hd, alpha: 1, beta: 0 });
-    if (mask) backend.binary('mul', { data: dp.data, strides: [1] }, { data: mask.data, strides: [1] }, dp.data, [dp.size]);
+    backend.matmulStrided({
+      a: dyv,
+      b: transposed(part(2)),
+      c: square(dp.data),
+      batch,
+      m,
+      n: m,
+      k: hd,
+      alpha: 1,
+      beta: 0,
+    });
+    if (mask)
+      backend.binary('mul', { data: dp.data, strides: [1] }, { data: mask.data, strides: [1] }, dp.data, [
+        dp.size,
+      ]);
     // dS = softmax'(P) dP, then dq = scale dS k, dk = scale dSᵀ q.
     backend.softmaxBackward(probs.data, dp.data, dp.data, b * h * m, m, false);
-    backend.matmulStrided({ a: square(dp.data), b: part(1), c: part(0, g), batch, m, n: hd, k: m, alpha: opts.scale, beta: 0 });
-    backend.matmulStrided({ a: transposed(square(dp.data)), b: part(0), c: part(1, g), batch, m, n: hd, k: m, alpha: opts.scale, beta: 0 });
+    backend.matmulStrided({
+      a: square(dp.data),
+      b: part(1),
+      c: part(0, g),
+      batch,
+      m,
+      n: hd,
+      k: m,
+      alpha: opts.scale,
+      beta: 0,
+    });
+    backend.matmulStrided({
+      a: transposed(square(dp.data)),
+      b: part(0),
+      c: part(1, g),
+      batch,
+      m,
+      n: hd,
+      k: m,
+      alpha: opts.scale,
+      beta: 0,
+    });
     let dbias: Tensor | null = null;
     if (bias?.requiresGrad) {
       dbias = Tensor.empty(bias.shape);

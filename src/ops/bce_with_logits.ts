@@ -5,14 +5,17 @@ import { Tensor } from '../tensor/tensor.js';
 
 export function bceWithLogits(logits: Tensor, targets: Tensor): Tensor {
   if (!shapeEq(logits.shape, targets.shape)) {
-    throw new Error(`bceWithLogits: logits ${logits.describe()} and targets ${targets.describe()} differ in shape`);
+    throw new Error(
+      `bceWithLogits: logits ${logits.describe()} and targets ${targets.describe()} differ in shape`,
+    );
   }
   const x = logits.data;
   const t = targets.data;
   const n = logits.size;
   let total = 0;
   // Stable form: max(x, 0) - x t + log(1 + exp(-|x|)).
-  for (let i = 0; i < n; i++) total += Math.max(x[i], 0) - x[i] * t[i] + Math.log1p(Math.exp(-Math.abs(x[i])));
+  for (let i = 0; i < n; i++)
+    total += Math.max(x[i], 0) - x[i] * t[i] + Math.log1p(Math.exp(-Math.abs(x[i])));
   const out = Tensor.empty([]);
   out.data[0] = total / n;
   return record(out, 'bceWithLogits', [logits], (dy) => {

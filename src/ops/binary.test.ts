@@ -15,16 +15,31 @@ describeBackends('binary ops', () => {
   });
 
   it('names the op and both shapes on a mismatch', () => {
-    assert.throws(() => add(tensor([1, 2, 3], [3]), tensor([1, 2], [2])), /add: shapes \[3\] and \[2\] cannot be broadcast/);
+    assert.throws(
+      () => add(tensor([1, 2, 3], [3]), tensor([1, 2], [2])),
+      /add: shapes \[3\] and \[2\] cannot be broadcast/,
+    );
   });
 
   it('gradients match finite differences, with broadcasting', () => {
     const rng = new Rng(1);
     const shapes: [number[], number[]][] = [
-      [[2, 3, 4], [2, 3, 4]],
-      [[2, 3, 4], [3, 1]],
-      [[2, 3, 4], [1, 4]],
-      [[1, 4], [2, 3, 1]],
+      [
+        [2, 3, 4],
+        [2, 3, 4],
+      ],
+      [
+        [2, 3, 4],
+        [3, 1],
+      ],
+      [
+        [2, 3, 4],
+        [1, 4],
+      ],
+      [
+        [1, 4],
+        [2, 3, 1],
+      ],
     ];
     for (const [sa, sb] of shapes) {
       for (const f of [add, sub, mul]) {

@@ -15,7 +15,9 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = Tensor.empty(shape);
   if (shapeEq(a.shape, b.shape)) {
-    getBackend().binary(op, { data: a.data, strides: [1] }, { data: b.data, strides: [1] }, out.data, [out.size]);
+    getBackend().binary(op, { data: a.data, strides: [1] }, { data: b.data, strides: [1] }, out.data, [
+      out.size,
+    ]);
   } else {
     getBackend().binary(
       op,
@@ -73,12 +75,14 @@ export function div(a: Tensor, b: Tensor): Tensor {
   checkFloat('div', a, b);
   const out = binaryRaw('div', a, b);
   return record(out, 'div', [a, b], (dy) => {
-    const ga = a.requiresGrad ? (() => {
-      const q = binaryRaw('div', dy, b);
-      const g = sumToShape(q, a.shape);
-      q.dispose();
-      return g;
-    })() : null;
+    const ga = a.requiresGrad
+      ? (() => {
+          const q = binaryRaw('div', dy, b);
+          const g = sumToShape(q, a.shape);
+          q.dispose();
+          return g;
+        })()
+      : null;
     let gb: Tensor | null = null;
     if (b.requiresGrad) {
       // d(a/b)/db = -out / b
@@ -100,4 +104,3 @@ export function maximum(a: Tensor, b: Tensor): Tensor {
   checkFloat('maximum', a, b);
   return binaryRaw('max', a, b);
 }
-

@@ -26,17 +26,26 @@ describeBackends('conv2d and maxPool2d', () => {
   });
 
   it('names channel mismatches', () => {
-    assert.throws(() => conv2d(tensor(new Array(8).fill(0), [1, 2, 2, 2]), tensor([1], [1, 1, 1, 1])), /has 2 channels, weight .* expects 1/);
+    assert.throws(
+      () => conv2d(tensor(new Array(8).fill(0), [1, 2, 2, 2]), tensor([1], [1, 1, 1, 1])),
+      /has 2 channels, weight .* expects 1/,
+    );
   });
 
   it('gradients match finite differences', () => {
     const rng = new Rng(10);
-    gradcheck((x, w, b) => conv2d(x, w, b, { stride: 2 }), [
-      param(randTensor([2, 3, 4, 4], rng)),
-      param(randTensor([5, 3, 2, 2], rng)),
-      param(randTensor([5], rng)),
-    ]);
-    gradcheck((x, w) => conv2d(x, w, null, { padding: 1 }), [param(randTensor([2, 2, 4, 5], rng)), param(randTensor([3, 2, 3, 3], rng))]);
+    gradcheck(
+      (x, w, b) => conv2d(x, w, b, { stride: 2 }),
+      [
+        param(randTensor([2, 3, 4, 4], rng)),
+        param(randTensor([5, 3, 2, 2], rng)),
+        param(randTensor([5], rng)),
+      ],
+    );
+    gradcheck(
+      (x, w) => conv2d(x, w, null, { padding: 1 }),
+      [param(randTensor([2, 2, 4, 5], rng)), param(randTensor([3, 2, 3, 3], rng))],
+    );
     gradcheck((x) => maxPool2d(x, 3, 2, 1), [param(randTensor([2, 2, 5, 5], rng))]);
   });
 });

@@ -39,7 +39,15 @@ function im2colOp(x: Tensor, g: Geometry): Tensor {
     backend.im2col(
       x.data.subarray(i * inSize, (i + 1) * inSize),
       out.data.subarray(i * colSize, (i + 1) * colSize),
-      g.c, g.h, g.w, g.kh, g.kw, g.stride, g.pad, g.outH, g.outW,
+      g.c,
+      g.h,
+      g.w,
+      g.kh,
+      g.kw,
+      g.stride,
+      g.pad,
+      g.outH,
+      g.outW,
     );
   }
   return record(out, 'im2col', [x], (dy) => {
@@ -49,21 +57,37 @@ function im2colOp(x: Tensor, g: Geometry): Tensor {
       backend.col2im(
         dy.data.subarray(i * colSize, (i + 1) * colSize),
         dx.data.subarray(i * inSize, (i + 1) * inSize),
-        g.c, g.h, g.w, g.kh, g.kw, g.stride, g.pad, g.outH, g.outW,
+        g.c,
+        g.h,
+        g.w,
+        g.kh,
+        g.kw,
+        g.stride,
+        g.pad,
+        g.outH,
+        g.outW,
       );
     }
     return [dx];
   });
 }
 
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  opts: Conv2dOptions = {},
+): Tensor {
   const stride = opts.stride ?? 1;
   const pad = opts.padding ?? 0;
   if (x.rank !== 4) throw new Error(`conv2d: input ${x.describe()} must be [batch, channels, height, width]`);
   if (weight.rank !== 4) throw new Error(`conv2d: weight ${weight.describe()} must be [out, in, kh, kw]`);
   const [b, c, h, w] = x.shape;
   const [o, wc, kh, kw] = weight.shape;
-  if (wc !== c) throw new Error(`conv2d: input ${x.describe()} has ${c} channels, weight ${weight.describe()} expects ${wc}`);
+  if (wc !== c)
+    throw new Error(
+      `conv2d: input ${x.describe()} has ${c} channels, weight ${weight.describe()} expects ${wc}`,
+    );
   if (bias && (bias.rank !== 1 || bias.shape[0] !== o)) {
     throw new Error(`conv2d: bias ${bias.describe()} must be [${o}]`);
   }

@@ -9,8 +9,7 @@ import { fmtShape, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export type CrossEntropyTarget =
-  | { kind: 'labels'; labels: Tensor; smoothing?: number }
-  | { kind: 'soft'; targets: Tensor };
+  { kind: 'labels'; labels: Tensor; smoothing?: number } | { kind: 'soft'; targets: Tensor };
 
 /** Dense target distribution [B, C] implied by the target (labels become (1-ε)·onehot + ε/C). */
 function targetDistribution(target: CrossEntropyTarget, b: number, c: number): Float32Array {
@@ -21,17 +20,21 @@ function targetDistribution(target: CrossEntropyTarget, b: number, c: number): F
       if (labels.dtype !== 'int32' || labels.rank !== 1 || labels.shape[0] !== b) {
         throw new Error(`crossEntropy: labels ${labels.describe()} must be int32 [${b}]`);
       }
-      if (!(eps >= 0 && eps < 1)) throw new Error(`crossEntropy: label smoothing must be in [0, 1), got ${eps}`);
+      if (!(eps >= 0 && eps < 1))
+        throw new Error(`crossEntropy: label smoothing must be in [0, 1), got ${eps}`);
       const dist = new Float32Array(b * c).fill(eps / c);
       labels.ints.forEach((y, i) => {
-        if (!(y >= 0 && y < c)) throw new Error(`crossEntropy: label ${y} at position ${i} is outside [0, ${c})`);
+        if (!(y >= 0 && y < c))
+          throw new Error(`crossEntropy: label ${y} at position ${i} is outside [0, ${c})`);
         dist[i * c + y] += 1 - eps;
       });
       return dist;
     }
     case 'soft': {
       if (!shapeEq(target.targets.shape, [b, c])) {
-        throw new Error(`crossEntropy: soft targets ${target.targets.describe()} must be ${fmtShape([b, c])}`);
+        throw new Error(
+          `crossEntropy: soft targets ${target.targets.describe()} must be ${fmtShape([b, c])}`,
+        );
       }
       return target.targets.data;
     }
@@ -39,7 +42,8 @@ function targetDistribution(target: CrossEntropyTarget, b: number, c: number): F
 }
 
 export function crossEntropy(logits: Tensor, target: CrossEntropyTarget): Tensor {
-  if (logits.rank !== 2) throw new Error(`crossEntropy: logits ${logits.describe()} must be [batch, classes]`);
+  if (logits.rank !== 2)
+    throw new Error(`crossEntropy: logits ${logits.describe()} must be [batch, classes]`);
   const [b, c] = logits.shape;
   const dist = targetDistribution(target, b, c);
   const logp = Tensor.empty([b, c]);

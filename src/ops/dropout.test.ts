@@ -16,14 +16,20 @@ describeBackends('dropout and dropPath', () => {
   it('is the identity in eval mode and reproducible from the seed', () => {
     const x = ones([64]);
     assert.equal(dropout(x, 0.5, false, new Rng(1)), x);
-    assert.deepEqual(dropout(x, 0.5, true, new Rng(3)).toArray(), dropout(x, 0.5, true, new Rng(3)).toArray());
+    assert.deepEqual(
+      dropout(x, 0.5, true, new Rng(3)).toArray(),
+      dropout(x, 0.5, true, new Rng(3)).toArray(),
+    );
   });
 
   it('drop-path drops whole samples', () => {
     const y = dropPath(ones([2000, 3, 4]), 0.3, true, new Rng(2)).toArray();
     for (let s = 0; s < 2000; s++) {
       const row = y.slice(s * 12, (s + 1) * 12);
-      assert.ok(row.every((v) => v === row[0]), `sample ${s} is partly dropped`);
+      assert.ok(
+        row.every((v) => v === row[0]),
+        `sample ${s} is partly dropped`,
+      );
     }
     const keptFraction = y.filter((v) => v !== 0).length / y.length;
     assert.ok(Math.abs(keptFraction - 0.7) < 0.03, `kept fraction ${keptFraction}`);

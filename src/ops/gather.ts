@@ -14,7 +14,9 @@ export function indexSelect(x: Tensor, idx: Tensor): Tensor {
   const ids = idx.ints;
   for (let i = 0; i < ids.length; i++) {
     if (ids[i] < 0 || ids[i] >= rows) {
-      throw new Error(`indexSelect: index ${ids[i]} at position ${i} is outside [0, ${rows}) of ${x.describe()}`);
+      throw new Error(
+        `indexSelect: index ${ids[i]} at position ${i} is outside [0, ${rows}) of ${x.describe()}`,
+      );
     }
   }
   const out = Tensor.empty([...idx.shape, ...x.shape.slice(1)]);

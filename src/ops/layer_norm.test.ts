@@ -18,19 +18,24 @@ describeBackends('layerNorm', () => {
     const pe = tensor([10, 20, 30, 40], [2, 2]);
     const y = layerNorm(x, null, null, 1e-6, pe).toArray();
     const plain = layerNorm(x, null, null, 1e-6).toArray();
-    assertClose(y, plain.map((v, i) => v + [10, 20, 30, 40][i % 4]), 1e-5);
+    assertClose(
+      y,
+      plain.map((v, i) => v + [10, 20, 30, 40][i % 4]),
+      1e-5,
+    );
   });
 
   it('gradients match finite differences (affine, no affine, addend)', () => {
     const rng = new Rng(5);
     const x = param(randTensor([3, 4, 6], rng, 2));
-    gradcheck((a, w, b) => layerNorm(a, w, b, 1e-6), [x, param(randTensor([6], rng, 0.5, 1)), param(randTensor([6], rng))]);
+    gradcheck(
+      (a, w, b) => layerNorm(a, w, b, 1e-6),
+      [x, param(randTensor([6], rng, 0.5, 1)), param(randTensor([6], rng))],
+    );
     gradcheck((a) => layerNorm(a, null, null, 1e-5), [x]);
-    gradcheck((a, w, b, pe) => layerNorm(a, w, b, 1e-6, pe), [
-      x,
-      param(randTensor([6], rng, 0.5, 1)),
-      param(randTensor([6], rng)),
-      param(randTensor([4, 6], rng)),
-    ]);
+    gradcheck(
+      (a, w, b, pe) => layerNorm(a, w, b, 1e-6, pe),
+      [x, param(randTensor([6], rng, 0.5, 1)), param(randTensor([6], rng)), param(randTensor([4, 6], rng))],
+    );
   });
 });

@@ -16,7 +16,10 @@ export function layerNorm(
   addend: Tensor | null = null,
 ): Tensor {
   const cols = x.shape[x.rank - 1];
-  for (const [p, what] of [[weight, 'weight'], [bias, 'bias']] as const) {
+  for (const [p, what] of [
+    [weight, 'weight'],
+    [bias, 'bias'],
+  ] as const) {
     if (p && (p.rank !== 1 || p.shape[0] !== cols)) {
       throw new Error(`layerNorm: ${what} ${p.describe()} must be [${cols}] for input ${x.describe()}`);
     }
@@ -34,7 +37,15 @@ export function layerNorm(
   const rstd = Tensor.empty([rows]);
   const backend = getBackend();
   backend.layerNorm(
-    x.data, weight?.data ?? null, bias?.data ?? null, out.data, mean.data, rstd.data, rows, cols, eps,
+    x.data,
+    weight?.data ?? null,
+    bias?.data ?? null,
+    out.data,
+    mean.data,
+    rstd.data,
+    rows,
+    cols,
+    eps,
     addend ? { data: addend.data, rows: addRows } : undefined,
   );
   const inputs = [x, weight, bias, addend].filter((t): t is Tensor => t !== null);
@@ -43,7 +54,16 @@ export function layerNorm(
     const dw = weight ? Tensor.empty(weight.shape) : null;
     const db = bias ? Tensor.empty(bias.shape) : null;
     backend.layerNormBackward(
-      x.data, weight?.data ?? null, mean.data, rstd.data, dy.data, dx.data, dw?.data ?? null, db?.data ?? null, rows, cols,
+      x.data,
+      weight?.data ?? null,
+      mean.data,
+      rstd.data,
+      dy.data,
+      dx.data,
+      dw?.data ?? null,
+      db?.data ?? null,
+      rows,
+      cols,
     );
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(dw);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Rng } from '../tensor/random.js';
-import { assertClose, describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
+import { describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
 import { tensor } from './creation.js';
 import { linear } from './linear.js';
 import { matmul } from './matmul.js';
@@ -17,7 +17,10 @@ describeBackends('matmul and linear', () => {
   });
 
   it('rejects mismatched inner dimensions naming both shapes', () => {
-    assert.throws(() => matmul(tensor([1, 2, 3, 4, 5, 6], [2, 3]), tensor([1, 2], [2, 1])), /matmul: inner dimensions differ: \[2, 3\] @ \[2, 1\]/);
+    assert.throws(
+      () => matmul(tensor([1, 2, 3, 4, 5, 6], [2, 3]), tensor([1, 2], [2, 1])),
+      /matmul: inner dimensions differ: \[2, 3\] @ \[2, 1\]/,
+    );
   });
 
   it('linear fuses the bias: y = x Wᵀ + b', () => {
@@ -38,6 +41,10 @@ describeBackends('matmul and linear', () => {
         gradcheck((x, y) => matmul(x, y, { transA, transB, alpha: 0.5 }), [a, shared]);
       }
     }
-    gradcheck(linear, [param(randTensor([2, 3, 4], rng)), param(randTensor([5, 4], rng)), param(randTensor([5], rng))]);
+    gradcheck(linear, [
+      param(randTensor([2, 3, 4], rng)),
+      param(randTensor([5, 4], rng)),
+      param(randTensor([5], rng)),
+    ]);
   });
 });

@@ -82,7 +82,7 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha
 
 /** Sums a batched gradient over the batch when the operand was broadcast. */
 function unbatch(g: Tensor, like: Tensor, batched: boolean): Tensor {
-  if (batched || g.rank === like.rank && shapeEq(g.shape, like.shape)) return g.view(like.shape);
+  if (batched || (g.rank === like.rank && shapeEq(g.shape, like.shape))) return g.view(like.shape);
   const axes = g.shape.slice(0, -2).map((_, i) => i);
   const s = axes.length > 0 ? sum(g, axes) : g.view(g.shape);
   const out = s.view(like.shape);

@@ -4,8 +4,10 @@ import { getBackend } from '../backend/registry.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export function maxPool2d(x: Tensor, kernel: number, stride: number, padding: number): Tensor {
-  if (x.rank !== 4) throw new Error(`maxPool2d: input ${x.describe()} must be [batch, channels, height, width]`);
-  if (padding * 2 > kernel) throw new Error(`maxPool2d: padding ${padding} must be at most half the kernel ${kernel}`);
+  if (x.rank !== 4)
+    throw new Error(`maxPool2d: input ${x.describe()} must be [batch, channels, height, width]`);
+  if (padding * 2 > kernel)
+    throw new Error(`maxPool2d: padding ${padding} must be at most half the kernel ${kernel}`);
   const [b, c, h, w] = x.shape;
   const outH = Math.floor((h + 2 * padding - kernel) / stride) + 1;
   const outW = Math.floor((w + 2 * padding - kernel) / stride) + 1;

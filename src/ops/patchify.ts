@@ -9,9 +9,11 @@ import { stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export function patchify(x: Tensor, p: number): Tensor {
-  if (x.rank !== 4) throw new Error(`patchify: input ${x.describe()} must be [batch, channels, height, width]`);
+  if (x.rank !== 4)
+    throw new Error(`patchify: input ${x.describe()} must be [batch, channels, height, width]`);
   const [b, c, h, w] = x.shape;
-  if (h % p !== 0 || w % p !== 0) throw new Error(`patchify: ${h}x${w} image is not divisible into ${p}x${p} patches`);
+  if (h % p !== 0 || w % p !== 0)
+    throw new Error(`patchify: ${h}x${w} image is not divisible into ${p}x${p} patches`);
   const gh = h / p;
   const gw = w / p;
   // x read as [B, gh, gw, C, p, p].

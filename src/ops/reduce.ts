@@ -73,7 +73,12 @@ export function max(x: Tensor, axes?: number | readonly number[], keepDim = fals
   // One axis at a time, last first, keeping dims so the remaining indices stay valid.
   let cur = x;
   for (let i = ax.length - 1; i >= 0; i--) cur = maxAxis(cur, ax[i]);
-  return keepDim ? cur : reshape(cur, x.shape.filter((_, i) => !ax.includes(i)));
+  return keepDim
+    ? cur
+    : reshape(
+        cur,
+        x.shape.filter((_, i) => !ax.includes(i)),
+      );
 }
 
 /** Max over one axis, keeping it with size 1. */
@@ -101,7 +106,8 @@ function maxAxis(x: Tensor, a: number): Tensor {
 
 /** Sums a broadcast gradient back to `shape` (the shape of the op's input). Not recorded. */
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
-  if (g.rank < shape.length) throw new Error(`sumToShape: ${fmtShape(g.shape)} is smaller than ${fmtShape(shape)}`);
+  if (g.rank < shape.length)
+    throw new Error(`sumToShape: ${fmtShape(g.shape)} is smaller than ${fmtShape(shape)}`);
   const offset = g.rank - shape.length;
   const axes: number[] = [];
   g.shape.forEach((d, i) => {

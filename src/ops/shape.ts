@@ -12,7 +12,9 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   if (inferred > 1) throw new Error(`reshape: at most one -1 allowed, got ${fmtShape(shape)}`);
   const knownSize = sizeOf(known);
   const resolved =
-    inferred === 1 ? shape.map((d) => (d === -1 ? (knownSize === 0 ? 0 : x.size / knownSize) : d)) : [...shape];
+    inferred === 1
+      ? shape.map((d) => (d === -1 ? (knownSize === 0 ? 0 : x.size / knownSize) : d))
+      : [...shape];
   if (sizeOf(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d))) {
     throw new Error(`reshape: cannot reshape ${x.describe()} (${x.size} elements) to ${fmtShape(shape)}`);
   }

@@ -10,7 +10,8 @@ export function slice(x: Tensor, axis: number, start: number, end: number, step 
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > n || start > end) {
     throw new Error(`slice: range ${start}:${end} is outside axis ${a} of ${x.describe()}`);
   }
-  if (!(Number.isInteger(step) && step >= 1)) throw new Error(`slice: step must be a positive integer, got ${step}`);
+  if (!(Number.isInteger(step) && step >= 1))
+    throw new Error(`slice: step must be a positive integer, got ${step}`);
   const outShape = [...x.shape];
   outShape[a] = Math.ceil((end - start) / step);
   const xs = stridesOf(x.shape);

@@ -1,5 +1,11 @@
 import { it } from 'node:test';
-import { assertClose, describeBackends, fromJson, readJsonFixture, type JsonTensor } from '../../test/util.js';
+import {
+  assertClose,
+  describeBackends,
+  fromJson,
+  readJsonFixture,
+  type JsonTensor,
+} from '../../test/util.js';
 import { AdamW } from './adamw.js';
 import { Sgd } from './sgd.js';
 import { cosineLr, lrForEpoch, scaledLr } from './scheduler.js';
@@ -43,7 +49,10 @@ describeBackends('optimizers match torch.optim', () => {
       replay(c, (params) => {
         const h = c.hyper as { lr: number; betas: [number, number]; eps: number };
         return new AdamW(
-          (c.groups ?? []).map((g) => ({ params: g.params.map((n) => params.get(n) as Tensor), weightDecay: g.weight_decay })),
+          (c.groups ?? []).map((g) => ({
+            params: g.params.map((n) => params.get(n) as Tensor),
+            weightDecay: g.weight_decay,
+          })),
           { lr: h.lr, betas: h.betas, eps: h.eps },
         );
       });
@@ -54,7 +63,13 @@ describeBackends('optimizers match torch.optim', () => {
     const fx = readJsonFixture<{ cases: OptimCase[] }>('optim/sgd.json');
     for (const c of fx.cases) {
       replay(c, (params) => {
-        const h = c.hyper as { lr: number; momentum: number; dampening: number; nesterov: boolean; weight_decay: number };
+        const h = c.hyper as {
+          lr: number;
+          momentum: number;
+          dampening: number;
+          nesterov: boolean;
+          weight_decay: number;
+        };
         return new Sgd([{ params: [...params.values()] }], {
           lr: h.lr,
           momentum: h.momentum,
@@ -69,14 +84,39 @@ describeBackends('optimizers match torch.optim', () => {
 
 it('cosine schedule matches timm CosineLRScheduler and the DeiT loop', () => {
   const fx = readJsonFixture<{
-    params: { lr: number; batch_size: number; epochs: number; warmup_t: number; warmup_lr_init: number; min_lr: number };
+    params: {
+      lr: number;
+      batch_size: number;
+      epochs: number;
+      warmup_t: number;
+      warmup_lr_init: number;
+      min_lr: number;
+    };
     t: number[];
     lr: number[];
     lr_during_epoch_deit_loop: number[];
   }>('optim/cosine_scheduler.json');
   const p = fx.params;
-  const s = { baseLr: scaledLr(p.lr, p.batch_size), minLr: p.min_lr, warmupLr: p.warmup_lr_init, warmupEpochs: p.warmup_t, epochs: p.epochs };
-  assertClose(fx.t.map((t) => cosineLr(s, t)), fx.lr, 1e-12, 1e-9, 'lr(t)');
+  const s = {
+    baseLr: scaledLr(p.lr, p.batch_size),
+    minLr: p.min_lr,
+    warmupLr: p.warmup_lr_init,
+    warmupEpochs: p.warmup_t,
+    epochs: p.epochs,
+  };
+  assertClose(
+    fx.t.map((t) => cosineLr(s, t)),
+    fx.lr,
+    1e-12,
+    1e-9,
+    'lr(t)',
+  );
   const epochs = fx.lr_during_epoch_deit_loop.map((_, e) => e);
-  assertClose(epochs.map((e) => lrForEpoch(s, e)), fx.lr_during_epoch_deit_loop, 1e-12, 1e-9, 'lr during epoch');
+  assertClose(
+    epochs.map((e) => lrForEpoch(s, e)),
+    fx.lr_during_epoch_deit_loop,
+    1e-12,
+    1e-9,
+    'lr during epoch',
+  );
 });

@@ -19,7 +19,11 @@ export abstract class Optimizer {
 
   constructor(groups: ParamGroupSpec[], lr: number, defaultWeightDecay: number) {
     if (!(lr >= 0)) throw new Error(`optimizer: learning rate must be >= 0, got ${lr}`);
-    this.groups = groups.map((g) => ({ params: g.params, weightDecay: g.weightDecay ?? defaultWeightDecay, lr }));
+    this.groups = groups.map((g) => ({
+      params: g.params,
+      weightDecay: g.weightDecay ?? defaultWeightDecay,
+      lr,
+    }));
     for (const g of this.groups) {
       for (const p of g.params) {
         if (!p.requiresGrad) throw new Error(`optimizer: parameter ${p.describe()} does not require grad`);

@@ -40,7 +40,17 @@ export class Sgd extends Optimizer {
           buf = zeros(p.shape).keep();
           this.buffers.set(p, buf);
         }
-        backend.sgd(p.data, p.grad.data, buf.data, g.lr, this.momentum, this.dampening, g.weightDecay, this.nesterov, first);
+        backend.sgd(
+          p.data,
+          p.grad.data,
+          buf.data,
+          g.lr,
+          this.momentum,
+          this.dampening,
+          g.weightDecay,
+          this.nesterov,
+          first,
+        );
       }
     }
   }

@@ -17,11 +17,13 @@ let nextId = 1;
 interface Storage {
   readonly buf: Float32Array | Int32Array;
   refs: number;
+  /** Whether the buffer came from the pool and goes back to it; wrapped user arrays do not. */
+  readonly pooled: boolean;
 }
 
-function newStorage(buf: Float32Array | Int32Array): Storage {
+function newStorage(buf: Float32Array | Int32Array, pooled: boolean): Storage {
   trackAlloc(buf.byteLength);
-  return { buf, refs: 0 };
+  return { buf, refs: 0, pooled };
 }
 
 export class Tensor {
@@ -52,12 +54,12 @@ export class Tensor {
   /** A float32 tensor whose contents are unspecified (pooled memory); kernels overwrite it. */
   static empty(shape: Shape): Tensor {
     assertShape('empty', shape);
-    return new Tensor(shape, 'float32', newStorage(allocF32(sizeOf(shape))));
+    return new Tensor(shape, 'float32', newStorage(allocF32(sizeOf(shape)), true));
   }
 
   static emptyInt(shape: Shape): Tensor {
     assertShape('emptyInt', shape);
-    return new Tensor(shape, 'int32', newStorage(allocI32(sizeOf(shape))));
+    return new Tensor(shape, 'int32', newStorage(allocI32(sizeOf(shape)), true));
   }
 
   /** Wraps (does not copy) a typed array; its length must match the shape. */
@@ -66,7 +68,7 @@ export class Tensor {
     if (data.length !== sizeOf(shape)) {
       throw new Error(`fromData: ${data.length} values do not fill shape ${fmtShape(shape)}`);
     }
-    return new Tensor(shape, data instanceof Float32Array ? 'float32' : 'int32', newStorage(data));
+    return new Tensor(shape, data instanceof Float32Array ? 'float32' : 'int32', newStorage(data, false));
   }
 
   /**
@@ -77,7 +79,9 @@ export class Tensor {
     assertShape('view', shape);
     const storage = this.liveStorage();
     if (sizeOf(shape) !== this.size) {
-      throw new Error(`reshape: cannot view ${this.describe()} (${this.size} elements) as ${fmtShape(shape)}`);
+      throw new Error(
+        `reshape: cannot view ${this.describe()} (${this.size} elements) as ${fmtShape(shape)}`,
+      );
     }
     return new Tensor(shape, this.dtype, storage);
   }
@@ -122,7 +126,7 @@ export class Tensor {
     this.gradFn = null;
     if (--st.refs === 0) {
       trackFree(st.buf.byteLength);
-      release(st.buf);
+      if (st.pooled) release(st.buf);
     }
   }
 
@@ -138,7 +142,8 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new Error(`item(): tensor ${this.describe()} has ${this.size} elements, expected 1`);
+    if (this.size !== 1)
+      throw new Error(`item(): tensor ${this.describe()} has ${this.size} elements, expected 1`);
     return this.dtype === 'float32' ? this.data[0] : this.ints[0];
   }
 

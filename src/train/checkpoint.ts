@@ -37,30 +37,55 @@ function optimizerState(opt: Optimizer): PyDict {
   const state: PyDict = new Map();
   if (opt instanceof AdamW) {
     for (const [p, s] of opt.state) {
-      state.set(index.get(p) as number, new Map<string, PyValue>([
-        ['step', f32([], Float32Array.of(s.step))],
-        ['exp_avg', f32([...p.shape], Float32Array.from(s.expAvg.data))],
-        ['exp_avg_sq', f32([...p.shape], Float32Array.from(s.expAvgSq.data))],
-      ]));
+      state.set(
+        index.get(p) as number,
+        new Map<string, PyValue>([
+          ['step', f32([], Float32Array.of(s.step))],
+          ['exp_avg', f32([...p.shape], Float32Array.from(s.expAvg.data))],
+          ['exp_avg_sq', f32([...p.shape], Float32Array.from(s.expAvgSq.data))],
+        ]),
+      );
     }
   } else if (opt instanceof Sgd) {
     for (const [p, buf] of opt.buffers) {
-      state.set(index.get(p) as number, new Map<string, PyValue>([['momentum_buffer', f32([...p.shape], Float32Array.from(buf.data))]]));
+      state.set(
+        index.get(p) as number,
+        new Map<string, PyValue>([['momentum_buffer', f32([...p.shape], Float32Array.from(buf.data))]]),
+      );
     }
   }
   let next = 0;
   const groups: PyValue[] = opt.groups.map((g) => {
     const ids = g.params.map(() => next++);
-    const common: [string, PyValue][] = [['lr', g.lr], ['weight_decay', g.weightDecay]];
+    const common: [string, PyValue][] = [
+      ['lr', g.lr],
+      ['weight_decay', g.weightDecay],
+    ];
     const specific: [string, PyValue][] =
       opt instanceof AdamW
-        ? [['betas', new PyTuple([opt.betas[0], opt.betas[1]])], ['eps', opt.eps], ['amsgrad', false], ['maximize', false], ['foreach', null], ['capturable', false]]
+        ? [
+            ['betas', new PyTuple([opt.betas[0], opt.betas[1]])],
+            ['eps', opt.eps],
+            ['amsgrad', false],
+            ['maximize', false],
+            ['foreach', null],
+            ['capturable', false],
+          ]
         : opt instanceof Sgd
-          ? [['momentum', opt.momentum], ['dampening', opt.dampening], ['nesterov', opt.nesterov], ['maximize', false], ['foreach', null]]
+          ? [
+              ['momentum', opt.momentum],
+              ['dampening', opt.dampening],
+              ['nesterov', opt.nesterov],
+              ['maximize', false],
+              ['foreach', null],
+            ]
           : [];
     return new Map<string, PyValue>([...common, ...specific, ['params', ids]]);
   });
-  return new Map<string, PyValue>([['state', state], ['param_groups', groups]]);
+  return new Map<string, PyValue>([
+    ['state', state],
+    ['param_groups', groups],
+  ]);
 }
 
 /** Restores optimizer moments by parameter index (PyTorch's order); shapes must match. */
@@ -72,7 +97,8 @@ export function loadOptimizerState(opt: Optimizer, value: PyValue, file: string)
   const state = value.get('state');
   const groups = value.get('param_groups');
   if (!(state instanceof Map) || !Array.isArray(groups)) return fail("lacks 'state' or 'param_groups'");
-  if (groups.length !== opt.groups.length) fail(`has ${groups.length} parameter groups, this run has ${opt.groups.length}`);
+  if (groups.length !== opt.groups.length)
+    fail(`has ${groups.length} parameter groups, this run has ${opt.groups.length}`);
   const params = opt.allParams();
   for (const [key, entry] of state) {
     const i = Number(key);
@@ -84,7 +110,8 @@ export function loadOptimizerState(opt: Optimizer, value: PyValue, file: string)
       const t = e.get(name) as HostTensor | undefined;
       if (!t || !('dtype' in t)) return fail(`entry ${i} has no '${name}'`);
       const data = toFloat32(t);
-      if (data.length !== p.size) fail(`entry ${i} '${name}' has ${data.length} values, parameter ${p.describe()} has ${p.size}`);
+      if (data.length !== p.size)
+        fail(`entry ${i} '${name}' has ${data.length} values, parameter ${p.describe()} has ${p.size}`);
       return data;
     };
     if (opt instanceof AdamW) {
@@ -141,7 +168,12 @@ export interface CheckpointContents {
 function emaStateDict(ema: Map<string, Tensor>): StateDict {
   const out: StateDict = new Map();
   for (const [k, t] of ema) {
-    out.set(k, t.dtype === 'int32' ? { dtype: 'int64', shape: [...t.shape], data: BigInt64Array.from(t.ints, (v) => BigInt(v)) } : f32([...t.shape], Float32Array.from(t.data)));
+    out.set(
+      k,
+      t.dtype === 'int32'
+        ? { dtype: 'int64', shape: [...t.shape], data: BigInt64Array.from(t.ints, (v) => BigInt(v)) }
+        : f32([...t.shape], Float32Array.from(t.data)),
+    );
   }
   return out;
 }
@@ -191,13 +223,16 @@ export interface LoadedCheckpoint {
  */
 export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
   const raw = readPth(path);
-  if (!(raw instanceof Map)) throw new Error(`${path}: not a training checkpoint (expected a dict with 'model')`);
+  if (!(raw instanceof Map))
+    throw new Error(`${path}: not a training checkpoint (expected a dict with 'model')`);
   const lape = raw.get('lape');
-  const num = (v: PyValue | undefined, fallback: number): number => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : fallback);
+  const num = (v: PyValue | undefined, fallback: number): number =>
+    typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : fallback;
   const maxAccuracy = num(raw.get('max_accuracy'), 0);
   if (lape instanceof Map) {
     const rng = lape.get('rng');
-    if (rng !== null && (!Array.isArray(rng) || rng.length !== 4)) throw new Error(`${path}: 'lape.rng' must hold 4 integers`);
+    if (rng !== null && (!Array.isArray(rng) || rng.length !== 4))
+      throw new Error(`${path}: 'lape.rng' must hold 4 integers`);
     return {
       raw,
       state: {

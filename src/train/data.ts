@@ -24,7 +24,10 @@ export function datasetSpec(cfg: TrainConfig, split: 'train' | 'val'): DatasetSp
       if (!path) throw new Error(`--data-path is required for --data-set ${kind}`);
       return { kind, split, path };
     case 'image-folder':
-      if (!path) throw new Error('--data-path is required for --data-set image-folder (a folder with train/ and val/)');
+      if (!path)
+        throw new Error(
+          '--data-path is required for --data-set image-folder (a folder with train/ and val/)',
+        );
       return { kind, split, path, skipBadImages };
   }
 }
@@ -42,11 +45,21 @@ export function trainTransform(cfg: TrainConfig, size: number, channels: Channel
     size,
     channels,
     interpolation: a.interpolation,
-    crop: size > 32 ? { kind: 'random-resized-crop', scale: [0.08, 1], ratio: [3 / 4, 4 / 3] } : { kind: 'random-crop', padding: 4, fill: 0 },
+    crop:
+      size > 32
+        ? { kind: 'random-resized-crop', scale: [0.08, 1], ratio: [3 / 4, 4 / 3] }
+        : { kind: 'random-crop', padding: 4, fill: 0 },
     hflip: a.hflip,
-    augment: a.autoAugment ? { kind: 'rand-augment', config: a.autoAugment } : a.colorJitter > 0 ? { kind: 'color-jitter', strength: a.colorJitter } : { kind: 'none' },
+    augment: a.autoAugment
+      ? { kind: 'rand-augment', config: a.autoAugment }
+      : a.colorJitter > 0
+        ? { kind: 'color-jitter', strength: a.colorJitter }
+        : { kind: 'none' },
     normalize: stats,
-    erasing: a.reprob > 0 ? { ...TIMM_RANDOM_ERASING, prob: a.reprob, mode: a.remode, minCount: a.recount, maxCount: a.recount } : null,
+    erasing:
+      a.reprob > 0
+        ? { ...TIMM_RANDOM_ERASING, prob: a.reprob, mode: a.remode, minCount: a.recount, maxCount: a.recount }
+        : null,
   };
 }
 
@@ -65,7 +78,8 @@ export function evalTransform(cfg: TrainConfig, size: number, channels: Channels
 export function mixupConfig(cfg: TrainConfig): MixupConfig | null {
   const m = cfg.mixup;
   if (m.mixup <= 0 && m.cutmix <= 0) return null;
-  const smoothing = cfg.criterion.kind === 'soft-target' ? 0 : 'smoothing' in cfg.criterion ? cfg.criterion.smoothing : 0;
+  const smoothing =
+    cfg.criterion.kind === 'soft-target' ? 0 : 'smoothing' in cfg.criterion ? cfg.criterion.smoothing : 0;
   return {
     mixupAlpha: m.mixup,
     cutmixAlpha: m.cutmix,
@@ -78,7 +92,12 @@ export function mixupConfig(cfg: TrainConfig): MixupConfig | null {
   };
 }
 
-export function trainLoader(cfg: TrainConfig, source: ImageSource, size: number, channels: Channels): Promise<DataLoader> {
+export function trainLoader(
+  cfg: TrainConfig,
+  source: ImageSource,
+  size: number,
+  channels: Channels,
+): Promise<DataLoader> {
   return createLoader({
     source,
     transform: trainTransform(cfg, size, channels),
@@ -92,7 +111,13 @@ export function trainLoader(cfg: TrainConfig, source: ImageSource, size: number,
   });
 }
 
-export function evalLoader(cfg: TrainConfig, source: ImageSource, size: number, channels: Channels, batchSize: number): Promise<DataLoader> {
+export function evalLoader(
+  cfg: TrainConfig,
+  source: ImageSource,
+  size: number,
+  channels: Channels,
+  batchSize: number,
+): Promise<DataLoader> {
   return createLoader({
     source,
     transform: evalTransform(cfg, size, channels),

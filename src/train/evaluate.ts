@@ -18,7 +18,12 @@ export interface EvalResult {
 }
 
 /** Counts, per row of logits [B, C], whether the label is the arg-max and whether it is in the top k. */
-export function topK(logits: Float32Array, labels: Int32Array, classes: number, k: number): { top1: number; topk: number } {
+export function topK(
+  logits: Float32Array,
+  labels: Int32Array,
+  classes: number,
+  k: number,
+): { top1: number; topk: number } {
   let top1 = 0;
   let topk = 0;
   for (let i = 0; i < labels.length; i++) {
@@ -37,7 +42,11 @@ export interface EvalProgress {
   (done: number, total: number): void;
 }
 
-export async function evaluate(model: VisionTransformer, loader: DataLoader, onBatch?: EvalProgress): Promise<EvalResult> {
+export async function evaluate(
+  model: VisionTransformer,
+  loader: DataLoader,
+  onBatch?: EvalProgress,
+): Promise<EvalResult> {
   const wasTraining = model.training;
   model.eval();
   const classes = model.config.numClasses;

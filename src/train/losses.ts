@@ -20,7 +20,12 @@ import type { Tensor } from '../tensor/tensor.js';
 export function softDistillationLoss(student: Tensor, teacher: Tensor, tau: number): Tensor {
   const ls = logSoftmax(affine(student, 1 / tau));
   const lt = noGrad(() => logSoftmax(affine(teacher, 1 / tau)));
-  const kl = sum(mul(noGrad(() => exp(lt)), sub(lt, ls)));
+  const kl = sum(
+    mul(
+      noGrad(() => exp(lt)),
+      sub(lt, ls),
+    ),
+  );
   return affine(kl, (tau * tau) / student.size);
 }
 
@@ -75,9 +80,7 @@ function smoothedOneHot(labels: Tensor, classes: number, smoothing: number): Ten
 }
 
 export type Distillation =
-  | { kind: 'none' }
-  | { kind: 'soft'; alpha: number; tau: number }
-  | { kind: 'hard'; alpha: number };
+  { kind: 'none' } | { kind: 'soft'; alpha: number; tau: number } | { kind: 'hard'; alpha: number };
 
 /**
  * DeiT's DistillationLoss: base loss on the class head, mixed with a distillation loss on the

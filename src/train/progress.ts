@@ -17,7 +17,11 @@ function fmtDuration(s: number): string {
 }
 
 /** `label` names the phase (e.g. `epoch 3/30`); `unit` what `done` counts. */
-export function createProgress(label: string, total: number, opts: { stream?: NodeJS.WriteStream; everySeconds?: number } = {}): Progress {
+export function createProgress(
+  label: string,
+  total: number,
+  opts: { stream?: NodeJS.WriteStream; everySeconds?: number } = {},
+): Progress {
   const stream = opts.stream ?? process.stderr;
   const start = performance.now();
   if (stream.isTTY) {
@@ -35,7 +39,12 @@ export function createProgress(label: string, total: number, opts: { stream?: No
     return {
       update(done, fields) {
         const secs = (performance.now() - start) / 1000;
-        bar.update(done, { fields: Object.entries(fields).map(([k, v]) => `${k} ${v}`).join(' '), rate: `${(done / secs).toFixed(2)} it/s` });
+        bar.update(done, {
+          fields: Object.entries(fields)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(' '),
+          rate: `${(done / secs).toFixed(2)} it/s`,
+        });
       },
       stop() {
         bar.stop();
@@ -48,7 +57,9 @@ export function createProgress(label: string, total: number, opts: { stream?: No
     const secs = (performance.now() - start) / 1000;
     const rate = done / secs;
     const eta = (total - done) / rate;
-    const f = Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ');
+    const f = Object.entries(fields)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('  ');
     stream.write(`${label} ${done}/${total}  ${f}  ${rate.toFixed(2)} it/s  eta ${fmtDuration(eta)}\n`);
   };
   let lastFields: Record<string, string> = {};

@@ -35,11 +35,18 @@ export function trainStep(ctx: StepContext, batch: Batch): number {
       l = baseLoss(ctx.criterion, out.kind === 'distilled' ? out.cls : out.logits, targets);
     } else {
       if (out.kind !== 'distilled') {
-        throw new Error(`distillation '${ctx.distillation.kind}' needs a distilled model (a *_distilled_* variant)`);
+        throw new Error(
+          `distillation '${ctx.distillation.kind}' needs a distilled model (a *_distilled_* variant)`,
+        );
       }
       const teacher = ctx.teacher;
       const teacherLogits = teacher ? noGrad(() => teacher.forward(x).logits) : null;
-      l = distillationLoss(ctx.distillation, baseLoss(ctx.criterion, out.cls, targets), out.dist, teacherLogits);
+      l = distillationLoss(
+        ctx.distillation,
+        baseLoss(ctx.criterion, out.cls, targets),
+        out.dist,
+        teacherLogits,
+      );
     }
     const value = l.item();
     if (Number.isFinite(value)) backward(l);

@@ -20,7 +20,12 @@ import { lrForEpoch, scaledLr, type CosineSchedule } from '../optim/scheduler.js
 import { Sgd } from '../optim/sgd.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { loadOptimizerState, readTrainingCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.js';
+import {
+  loadOptimizerState,
+  readTrainingCheckpoint,
+  saveCheckpoint,
+  type TrainingState,
+} from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { evalLoader, openSplit, trainLoader } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -56,6 +61,8 @@ export interface TrainHooks {
   log?: (line: string) => void;
   /** Show a progress bar / periodic progress lines (default true). */
   progress?: boolean;
+  /** Called after every optimization step with its loss. */
+  onStep?: (step: number, loss: number) => void;
 }
 
 /** A NaN or infinite loss: training stops, the last good checkpoint stays as it was. */
@@ -65,7 +72,9 @@ export class DivergedError extends Error {
     readonly step: number,
     loss: number,
   ) {
-    super(`training diverged: loss is ${loss} at epoch ${epoch}, step ${step}; the last good checkpoint was kept`);
+    super(
+      `training diverged: loss is ${loss} at epoch ${epoch}, step ${step}; the last good checkpoint was kept`,
+    );
   }
 }
 
@@ -90,8 +99,12 @@ function buildOptimizer(cfg: TrainConfig, model: VisionTransformer, lr: number):
 function freezeForAttnOnly(model: VisionTransformer): void {
   for (const [name, p] of model.namedParameters()) {
     const keep =
-      name.includes('.attn.') || /^(head|head_dist)\./.test(name) || /^pos_embed\d*$/.test(name) ||
-      name.startsWith('patch_embed.') || name === 'cls_token' || name === 'dist_token';
+      name.includes('.attn.') ||
+      /^(head|head_dist)\./.test(name) ||
+      /^pos_embed\d*$/.test(name) ||
+      name.startsWith('patch_embed.') ||
+      name === 'cls_token' ||
+      name === 'dist_token';
     p.requiresGrad = keep;
   }
 }
@@ -99,7 +112,8 @@ function freezeForAttnOnly(model: VisionTransformer): void {
 function loadTeacher(cfg: TrainConfig, numClasses: number): VisionTransformer | null {
   if (cfg.distillation.kind === 'none') return null;
   const t = cfg.teacher;
-  if (!t) throw new Error(`--distillation-type ${cfg.distillation.kind} needs --teacher-model and --teacher-path`);
+  if (!t)
+    throw new Error(`--distillation-type ${cfg.distillation.kind} needs --teacher-model and --teacher-path`);
   const teacher = createModel(t.model, { numClasses, ...t.overrides });
   const { stateDict } = readStateDict(t.path);
   loadWeights(teacher, stateDict, { strict: true, source: t.path });
@@ -110,15 +124,18 @@ function loadTeacher(cfg: TrainConfig, numClasses: number): VisionTransformer | 
 function copyEma(ema: ModelEma, sd: StateDict): void {
   for (const [k, t] of ema.shadow) {
     const src = sd.get(k);
-    if (src && t.dtype === 'float32' && src.data.length === t.size) t.data.set(Float32Array.from(src.data as ArrayLike<number>, Number));
+    if (src && t.dtype === 'float32' && src.data.length === t.size)
+      t.data.set(Float32Array.from(src.data as ArrayLike<number>, Number));
   }
 }
 
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const showProgress = hooks.progress ?? true;
-  if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1)) throw new Error(`--epochs must be a positive integer, got ${cfg.epochs}`);
-  if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1)) throw new Error(`--batch-size must be a positive integer, got ${cfg.batchSize}`);
+  if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1))
+    throw new Error(`--epochs must be a positive integer, got ${cfg.epochs}`);
+  if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1))
+    throw new Error(`--batch-size must be a positive integer, got ${cfg.batchSize}`);
 
   const trainSrc = await openSplit(cfg, 'train');
   const valSrc = cfg.evalEachEpoch ? await openSplit(cfg, 'val') : null;
@@ -126,22 +143,33 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   if (cfg.data.inputSize !== undefined) overrides.imgSize = cfg.data.inputSize;
   const model = createModel(cfg.model, overrides, { seed: cfg.seed });
   const { inChans, imgSize } = model.config;
-  if (inChans !== 1 && inChans !== 3) throw new Error(`--in-chans must be 1 or 3 for image data, got ${inChans}`);
+  if (inChans !== 1 && inChans !== 3)
+    throw new Error(`--in-chans must be 1 or 3 for image data, got ${inChans}`);
   const channels = inChans as Channels;
-  log(`model ${cfg.model}: ${model.numParameters().toLocaleString('en')} parameters, pe ${model.config.pe.kind}, join ${model.config.join}, rpe ${model.config.rpe.kind}`);
-  log(`data ${cfg.data.kind}: ${trainSrc.length} train / ${valSrc?.length ?? 0} val images, ${trainSrc.numClasses} classes, input ${channels}x${imgSize}x${imgSize}`);
+  log(
+    `model ${cfg.model}: ${model.numParameters().toLocaleString('en')} parameters, pe ${model.config.pe.kind}, join ${model.config.join}, rpe ${model.config.rpe.kind}`,
+  );
+  log(
+    `data ${cfg.data.kind}: ${trainSrc.length} train / ${valSrc?.length ?? 0} val images, ${trainSrc.numClasses} classes, input ${channels}x${imgSize}x${imgSize}`,
+  );
 
   if (cfg.finetune) {
     const { stateDict } = readStateDict(cfg.finetune);
     const adapted = adaptForFinetune(model, stateDict, log);
     const report = loadWeights(model, adapted, { strict: false, source: cfg.finetune });
-    if (report.missing.length || report.unexpected.length) log(`finetune from ${cfg.finetune}: ${describeReport(report)}`);
+    if (report.missing.length || report.unexpected.length)
+      log(`finetune from ${cfg.finetune}: ${describeReport(report)}`);
   }
   if (cfg.attnOnly) freezeForAttnOnly(model);
   const teacher = loadTeacher(cfg, trainSrc.numClasses);
 
   const baseLr = cfg.unscaleLr ? cfg.optimizer.lr : scaledLr(cfg.optimizer.lr, cfg.batchSize);
-  const schedule: CosineSchedule = { baseLr, epochs: cfg.epochs, ...cfg.schedule, warmupEpochs: cfg.schedule.warmupEpochs };
+  const schedule: CosineSchedule = {
+    baseLr,
+    epochs: cfg.epochs,
+    ...cfg.schedule,
+    warmupEpochs: cfg.schedule.warmupEpochs,
+  };
   const optimizer = buildOptimizer(cfg, model, baseLr);
   const ema = cfg.ema ? new ModelEma(model.stateDict(), cfg.ema.decay) : null;
 
@@ -156,7 +184,9 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     if (ema && emaSd instanceof Map) copyEma(ema, emaSd as StateDict);
     state = ck.state;
     model.rng.setState(state.rng ?? new Rng(cfg.seed + state.epoch).state());
-    log(`resumed from ${cfg.resume}: ${state.epoch} epochs done${state.batchesDone ? `, ${state.batchesDone} batches into the next` : ''}`);
+    log(
+      `resumed from ${cfg.resume}: ${state.epoch} epochs done${state.batchesDone ? `, ${state.batchesDone} batches into the next` : ''}`,
+    );
   }
 
   const ctx: StepContext = {
@@ -172,12 +202,21 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   if (out) mkdirSync(out, { recursive: true });
   const save = (name: string, s: TrainingState): void => {
     if (!out) return;
-    saveCheckpoint(join(out, name), { model, optimizer, ema: ema?.shadow ?? null, config: cfg, state: s, schedule });
+    saveCheckpoint(join(out, name), {
+      model,
+      optimizer,
+      ema: ema?.shadow ?? null,
+      config: cfg,
+      state: s,
+      schedule,
+    });
   };
   if (out && !cfg.resume) writeFileSync(join(out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
 
   const loader: DataLoader = await trainLoader(cfg, trainSrc, imgSize, channels);
-  const valLoader = valSrc ? await evalLoader(cfg, valSrc, imgSize, channels, Math.max(1, Math.floor(cfg.batchSize * 1.5))) : null;
+  const valLoader = valSrc
+    ? await evalLoader(cfg, valSrc, imgSize, channels, Math.max(1, Math.floor(cfg.batchSize * 1.5)))
+    : null;
   const epochs: EpochLog[] = [];
   let final: EvalResult | null = null;
   model.train();
@@ -186,7 +225,9 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     const lr = lrForEpoch(schedule, epoch);
     optimizer.setLr(lr);
     const skip = epoch === state.epoch ? state.batchesDone : 0;
-    const progress = showProgress ? createProgress(`epoch ${epoch + 1}/${cfg.epochs}`, loader.numBatches) : null;
+    const progress = showProgress
+      ? createProgress(`epoch ${epoch + 1}/${cfg.epochs}`, loader.numBatches)
+      : null;
     const t0 = performance.now();
     let lossSum = 0;
     let steps = 0;
@@ -205,7 +246,12 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       steps++;
       images += batch.size;
       const secs = (performance.now() - t0) / 1000;
-      progress?.update(index, { loss: (lossSum / steps).toFixed(4), lr: lr.toExponential(2), 'img/s': (images / secs).toFixed(1) });
+      progress?.update(index, {
+        loss: (lossSum / steps).toFixed(4),
+        lr: lr.toExponential(2),
+        'img/s': (images / secs).toFixed(1),
+      });
+      hooks.onStep?.(index, loss);
       if (hooks.signal?.aborted) {
         interrupted = true;
         break;
@@ -215,7 +261,9 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     if (interrupted) {
       const s = { ...state, epoch, batchesDone: index, rng: model.rng.state() };
       save('checkpoint.pth', s);
-      log(`interrupted: saved a resumable checkpoint (epoch ${epoch + 1}, batch ${index})${out ? ` to ${join(out, 'checkpoint.pth')}` : ''}`);
+      log(
+        `interrupted: saved a resumable checkpoint (epoch ${epoch + 1}, batch ${index})${out ? ` to ${join(out, 'checkpoint.pth')}` : ''}`,
+      );
       return { outcome: 'interrupted', model, epochs, final, maxAccuracy: state.maxAccuracy };
     }
     const secs = (performance.now() - t0) / 1000;
@@ -231,13 +279,17 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     if (valLoader) {
       final = await evaluate(model, valLoader);
       Object.assign(entry, { test_loss: final.loss, test_acc1: final.acc1, test_acc5: final.acc5 });
-      log(`epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)}, test acc1 ${final.acc1.toFixed(2)}% acc5 ${final.acc5.toFixed(2)}% loss ${final.loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`);
+      log(
+        `epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)}, test acc1 ${final.acc1.toFixed(2)}% acc5 ${final.acc5.toFixed(2)}% loss ${final.loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`,
+      );
       if (final.acc1 > state.maxAccuracy) {
         state = { ...state, maxAccuracy: final.acc1 };
         save('best_checkpoint.pth', state);
       }
     } else {
-      log(`epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`);
+      log(
+        `epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`,
+      );
     }
     save('checkpoint.pth', state);
     if (out) appendFileSync(join(out, 'log.txt'), `${JSON.stringify(entry)}\n`);

@@ -54,12 +54,17 @@ export function visualizationData(model: VisionTransformer, opts: VisualizationO
     }),
   );
   if (layers.length === 0 && rpe.length === 0) {
-    throw new Error('the model has no position embedding to visualize (pe none and no relative position bias)');
+    throw new Error(
+      'the model has no position embedding to visualize (pe none and no relative position bias)',
+    );
   }
   return {
     title: opts.title,
     model: opts.modelName,
-    pe: model.config.rpe.kind === '2D' ? `${model.config.pe.kind} + 2D_RPE (${model.config.rpe.join})` : model.config.pe.kind,
+    pe:
+      model.config.rpe.kind === '2D'
+        ? `${model.config.pe.kind} + 2D_RPE (${model.config.rpe.join})`
+        : model.config.pe.kind,
     join: model.config.join,
     grid: { h: g, w: g },
     token,

@@ -24,7 +24,14 @@ import { assertClose, describeBackends, readJsonFixture } from '../util.js';
 interface ManifestEntry {
   name: string;
   config: ModelOverrides & { imgSize: number; embedDim: number; depth: number; numHeads: number };
-  files: { state_dict: string; input: string; logits: string; labels?: string; grads?: string; dist_labels?: string };
+  files: {
+    state_dict: string;
+    input: string;
+    logits: string;
+    labels?: string;
+    grads?: string;
+    dist_labels?: string;
+  };
 }
 
 const manifest = readJsonFixture<{ configs: ManifestEntry[] }>('models/manifest.json');
@@ -44,8 +51,20 @@ function inputOf(entry: ManifestEntry) {
 
 it('the manifest covers every PE type, join, RPE, distillation and the CCT family', () => {
   const names = manifest.configs.map((c) => c.name);
-  for (const want of ['learnable_LaPE', 'learnable_LaPE-shared', 'learnable_unshare', '1D_sin_LaPE', '2D_sin_LaPE', '2D_RPE_LN', 'distilled_LaPE', 'cct_LaPE']) {
-    assert.ok(names.some((n) => n.endsWith(want)), `no fixture for ${want}`);
+  for (const want of [
+    'learnable_LaPE',
+    'learnable_LaPE-shared',
+    'learnable_unshare',
+    '1D_sin_LaPE',
+    '2D_sin_LaPE',
+    '2D_RPE_LN',
+    'distilled_LaPE',
+    'cct_LaPE',
+  ]) {
+    assert.ok(
+      names.some((n) => n.endsWith(want)),
+      `no fixture for ${want}`,
+    );
   }
 });
 

@@ -31,10 +31,15 @@ const lhsScalar = (c: OpCase): boolean => c.name === 'python_scalar_lhs';
 /** How each fixture op is expressed with lape's ops. */
 const IMPLS: Record<string, Impl> = {
   add: ({ a, b }, at) => (b ? F.add(a, b) : F.addScalar(a, scalar(at))),
-  sub: ({ a, b }, at, c) => (b ? F.sub(a, b) : lhsScalar(c) ? F.affine(a, -1, scalar(at)) : F.addScalar(a, -scalar(at))),
+  sub: ({ a, b }, at, c) =>
+    b ? F.sub(a, b) : lhsScalar(c) ? F.affine(a, -1, scalar(at)) : F.addScalar(a, -scalar(at)),
   mul: ({ a, b }, at) => (b ? F.mul(a, b) : F.mulScalar(a, scalar(at))),
   div: ({ a, b }, at, c) =>
-    b ? F.div(a, b) : lhsScalar(c) ? F.mulScalar(F.powScalar(a, -1), scalar(at)) : F.mulScalar(a, 1 / scalar(at)),
+    b
+      ? F.div(a, b)
+      : lhsScalar(c)
+        ? F.mulScalar(F.powScalar(a, -1), scalar(at))
+        : F.mulScalar(a, 1 / scalar(at)),
   exp: ({ x }) => F.exp(x),
   log: ({ x }) => F.log(x),
   sqrt: ({ x }) => F.sqrt(x),
@@ -57,7 +62,10 @@ const IMPLS: Record<string, Impl> = {
     const a = axis < 0 ? axis + x.rank : axis;
     if (at.select) {
       const i = at.index as number;
-      return F.reshape(F.slice(x, a, i, i + 1), x.shape.filter((_, k) => k !== a));
+      return F.reshape(
+        F.slice(x, a, i, i + 1),
+        x.shape.filter((_, k) => k !== a),
+      );
     }
     const start = at.start as number;
     const end = at.length !== undefined ? start + (at.length as number) : x.shape[a];
@@ -92,7 +100,9 @@ const NOT_COVERED: Record<string, string> = {
 };
 
 const fixtureDir = new URL('../fixtures/ops/', import.meta.url);
-const files = readdirSync(fixtureDir).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(fixtureDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 /** Looser tolerance where float32 forward rounding is amplified (tiny variance, big exponents). */
 function tolerance(op: string, c: OpCase): [number, number] {

@@ -22,7 +22,8 @@ export function im2col(
           const iy = oy * stride - pad + ki;
           for (let ox = 0; ox < outW; ox++) {
             const ix = ox * stride - pad + kj;
-            cols[row + oy * outW + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[(ch * h + iy) * w + ix] : 0;
+            cols[row + oy * outW + ox] =
+              iy >= 0 && iy < h && ix >= 0 && ix < w ? x[(ch * h + iy) * w + ix] : 0;
           }
         }
       }

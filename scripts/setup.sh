@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what lape needs on a fresh Debian machine (idempotent), then its npm dependencies.
+#   libdnnl-dev           oneDNN, the CPU kernels of the native backend
+#   python3-torch, numpy  PyTorch 1.13 for parity fixtures, cross-checks and side-by-side benchmarks
+#   dataset-fashion-mnist the real dataset of the main job and the study
+#   chromium              the headless browser test of the HTML report
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(libdnnl-dev python3-torch python3-numpy dataset-fashion-mnist chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+npm ci --no-audit --no-fund
