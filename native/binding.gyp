@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/dnnl_common.cc",
         "src/matmul.cc",
+        "src/matmul_strided.cc",
         "src/eltwise.cc",
         "src/binary.cc",
         "src/reduce.cc",

@@ -51,6 +51,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   LAPE_EXPORT(env, exports, "setThreads", SetThreads);
   LAPE_EXPORT(env, exports, "noop", Noop);
   InitMatmul(env, exports);
+  InitMatmulStrided(env, exports);
   InitEltwise(env, exports);
   InitBinary(env, exports);
   InitReduce(env, exports);

@@ -239,6 +239,7 @@ class Scratch {
 
 // Family initialisers (one per source file).
 void InitMatmul(Napi::Env env, Napi::Object exports);
+void InitMatmulStrided(Napi::Env env, Napi::Object exports);
 void InitEltwise(Napi::Env env, Napi::Object exports);
 void InitBinary(Napi::Env env, Napi::Object exports);
 void InitReduce(Napi::Env env, Napi::Object exports);

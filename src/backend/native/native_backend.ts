@@ -11,7 +11,16 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { Backend, BinaryOp, F32, I32, MatmulArgs, Strided, UnaryOp } from '../backend.js';
+import type {
+  Backend,
+  BinaryOp,
+  F32,
+  I32,
+  MatmulArgs,
+  Strided,
+  StridedMatmulArgs,
+  UnaryOp,
+} from '../backend.js';
 
 /** The functions exported by lape_native.node (positional arguments; see native/src/*.cc). */
 export interface NativeAddon {
@@ -36,6 +45,7 @@ export interface NativeAddon {
     bias: F32 | null,
   ): void;
   matmulCacheSize(): number;
+  matmulStrided(a: F32, b: F32, c: F32, meta: Float64Array): void;
   matmulImpl(
     m: number,
     n: number,
@@ -306,12 +316,31 @@ export function createNativeBackend(fallback: Backend): Backend | null {
   if (!n) return null;
   // Scratch for shape/stride metadata (rank <= 8): reused by every binary / stridedCopy call.
   const meta = new Float64Array(3 + 3 * 8);
+  // Offsets, strides, sizes and scalars of one strided matmul (see native/src/matmul_strided.cc).
+  const stridedMeta = new Float64Array(22);
 
   const backend: Backend = {
     name: 'native',
 
-    // Strided (attention) GEMMs run on the portable kernel until the addon has its own.
-    matmulStrided: (args) => fallback.matmulStrided(args),
+    matmulStrided(args: StridedMatmulArgs): void {
+      const { a, b, c, batch, m, n: cols, k } = args;
+      stridedMeta.set([
+        a.offset,
+        ...a.strides,
+        b.offset,
+        ...b.strides,
+        c.offset,
+        ...c.strides,
+        batch[0],
+        batch[1],
+        m,
+        cols,
+        k,
+        args.alpha,
+        args.beta,
+      ]);
+      n.matmulStrided(a.data, b.data, c.data, stridedMeta);
+    },
 
     matmul(args: MatmulArgs): void {
       const {
