@@ -2,11 +2,13 @@
 # Installs what lape needs on a fresh Debian machine (idempotent), then its npm dependencies.
 #   libdnnl-dev           oneDNN, the CPU kernels of the native backend
 #   python3-torch, numpy  PyTorch 1.13 for parity fixtures, cross-checks and side-by-side benchmarks
+#   libopenblas0-pthread  a real BLAS for that PyTorch (without it Debian's torch falls back to the
+#                         reference BLAS at ~6 GFLOP/s, which would make every comparison meaningless)
 #   dataset-fashion-mnist the real dataset of the main job and the study
 #   chromium              the headless browser test of the HTML report
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(libdnnl-dev python3-torch python3-numpy dataset-fashion-mnist chromium)
+packages=(libdnnl-dev python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
