@@ -16,7 +16,7 @@ export async function evaluateCheckpoint(
   opts: { progress?: boolean } = {},
 ): Promise<EvalResult> {
   const src = await openSplit(cfg, 'val');
-  const overrides = { numClasses: src.numClasses, ...cfg.modelOverrides };
+  const overrides = { ...cfg.modelOverrides, numClasses: cfg.modelOverrides.numClasses ?? src.numClasses };
   if (cfg.data.inputSize !== undefined) overrides.imgSize = cfg.data.inputSize;
   const model = createModel(cfg.model, overrides);
   const { stateDict } = readStateDict(ckpt);
