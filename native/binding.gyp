@@ -23,7 +23,7 @@
       "cflags!": ["-fno-exceptions", "-O2", "-O0"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-O2", "-O0"],
       "cflags": ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden"],
-      "cflags_cc": ["-std=gnu++17", "-fexceptions", "-frtti", "-Wall", "-Wno-unknown-pragmas"],
+      "cflags_cc": ["-std=gnu++17", "-fexceptions", "-frtti", "-Wall", "-Wno-unknown-pragmas", "-Wno-psabi"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldnnl", "-fopenmp"]
     }

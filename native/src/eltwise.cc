@@ -40,7 +40,7 @@ template <int OP>
 inline float fwd(float x) {
   if constexpr (OP == NEG) return -x;
   if constexpr (OP == EXP) return vexp(x);
-  if constexpr (OP == GELU) return x * vphi(x);
+  if constexpr (OP == GELU) return vgelu(x);
   if constexpr (OP == SQRT) return std::sqrt(x);
   if constexpr (OP == RSQRT) return 1.0f / std::sqrt(x);
   if constexpr (OP == RELU) return x > 0.0f ? x : 0.0f;
@@ -68,7 +68,7 @@ inline float bwd(float x, float y, float dy) {
   if constexpr (OP == ABS) return x > 0.0f ? dy : (x < 0.0f ? -dy : 0.0f);
   if constexpr (OP == SQUARE) return 2.0f * x * dy;
   if constexpr (OP == RECIPROCAL) return -dy * y * y;
-  if constexpr (OP == GELU) return dy * (vphi(x) + x * vnormpdf(x));
+  if constexpr (OP == GELU) return dy * vgeluGrad(x);
   return dy;
 }
 

@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "dnnl_common.h"
+#include "simd.h"
 
 namespace lape {
 namespace {
@@ -19,16 +20,9 @@ LAPE_CLONES void lnForwardRows(const float* LAPE_RESTRICT x, const float* LAPE_R
   for (i64 row = r0; row < r1; row++) {
     const float* LAPE_RESTRICT xr = x + row * cols;
     float* LAPE_RESTRICT yr = y + row * cols;
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (i64 j = 0; j < cols; j++) s += xr[j];
-    const float mu = s * invN;
-    float v = 0.0f;
-#pragma omp simd reduction(+ : v)
-    for (i64 j = 0; j < cols; j++) {
-      float d = xr[j] - mu;
-      v += d * d;
-    }
+    // Two passes over the row (in L1): mean, then the biased variance around it.
+    const float mu = simd::sum(xr, cols) * invN;
+    const float v = simd::sumSqDev(xr, cols, mu);
     const float rs = 1.0f / std::sqrt(v * invN + eps);
     mean[row] = mu;
     rstd[row] = rs;
@@ -55,11 +49,21 @@ LAPE_CLONES void lnBackwardRows(const float* LAPE_RESTRICT x, const float* LAPE_
     const float* LAPE_RESTRICT dyr = dy + row * cols;
     float* LAPE_RESTRICT dxr = dx + row * cols;
     const float mu = mean[row], rs = rstd[row];
-    float sg = 0.0f, sgx = 0.0f;
-#pragma omp simd reduction(+ : sg, sgx)
-    for (i64 j = 0; j < cols; j++) {
-      float xh = (xr[j] - mu) * rs;
-      float g = G ? dyr[j] * gamma[j] : dyr[j];
+    // sg = sum(g), sgx = sum(g * xhat) with g = dy * gamma.
+    const simd::v16f vmu = simd::splat(mu), vrs = simd::splat(rs);
+    simd::v16f s0 = {}, s1 = {};
+    i64 j = 0;
+    for (; j + 16 <= cols; j += 16) {
+      const simd::v16f xh = (simd::load(xr + j) - vmu) * vrs;
+      simd::v16f g = simd::load(dyr + j);
+      if constexpr (G) g *= simd::load(gamma + j);
+      s0 += g;
+      s1 += g * xh;
+    }
+    float sg = simd::hsum(s0), sgx = simd::hsum(s1);
+    for (; j < cols; j++) {
+      const float xh = (xr[j] - mu) * rs;
+      const float g = G ? dyr[j] * gamma[j] : dyr[j];
       sg += g;
       sgx += g * xh;
     }

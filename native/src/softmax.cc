@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "dnnl_common.h"
+#include "simd.h"
 #include "vmath.h"
 
 namespace lape {
@@ -18,23 +19,16 @@ LAPE_CLONES void softmaxRows(const float* x, float* y, i64 r0, i64 r1, i64 cols)
   for (i64 row = r0; row < r1; row++) {
     const float* LAPE_RESTRICT xr = x + row * cols;
     float* LAPE_RESTRICT yr = y + row * cols;
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (i64 j = 0; j < cols; j++) mx = xr[j] > mx ? xr[j] : mx;
-    float sum = 0.0f;
+    const float mx = simd::max(xr, cols);
+    // exp(x - max) goes to y first (the sum is a separate, vectorized pass over L1).
+#pragma omp simd
+    for (i64 j = 0; j < cols; j++) yr[j] = vexp(xr[j] - mx);
+    const float sum = simd::sum(yr, cols);
     if constexpr (LOG) {
-#pragma omp simd reduction(+ : sum)
-      for (i64 j = 0; j < cols; j++) sum += vexp(xr[j] - mx);
       const float lse = static_cast<float>(static_cast<double>(mx) + std::log(static_cast<double>(sum)));
 #pragma omp simd
       for (i64 j = 0; j < cols; j++) yr[j] = xr[j] - lse;
     } else {
-#pragma omp simd reduction(+ : sum)
-      for (i64 j = 0; j < cols; j++) {
-        const float e = vexp(xr[j] - mx);
-        yr[j] = e;
-        sum += e;
-      }
       const float inv = 1.0f / sum;
 #pragma omp simd
       for (i64 j = 0; j < cols; j++) yr[j] *= inv;
@@ -48,15 +42,12 @@ LAPE_CLONES void softmaxBackwardRows(const float* y, const float* dy, float* dx,
     const float* LAPE_RESTRICT yr = y + row * cols;
     const float* LAPE_RESTRICT dyr = dy + row * cols;
     float* LAPE_RESTRICT dxr = dx + row * cols;
-    float s = 0.0f;
     if constexpr (LOG) {
-#pragma omp simd reduction(+ : s)
-      for (i64 j = 0; j < cols; j++) s += dyr[j];
+      const float s = simd::sum(dyr, cols);
 #pragma omp simd
       for (i64 j = 0; j < cols; j++) dxr[j] = dyr[j] - vexp(yr[j]) * s;
     } else {
-#pragma omp simd reduction(+ : s)
-      for (i64 j = 0; j < cols; j++) s += dyr[j] * yr[j];
+      const float s = simd::dot(dyr, yr, cols);
 #pragma omp simd
       for (i64 j = 0; j < cols; j++) dxr[j] = yr[j] * (dyr[j] - s);
     }

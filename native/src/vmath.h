@@ -37,13 +37,34 @@ inline float vexp(float x0) {
   return x0 < -87.33654f ? 0.0f : (x0 > 88.72283f ? HUGE_VALF : y);
 }
 
+/** exp(x) for x <= 0 only (no overflow handling): flushes results below FLT_MIN to 0. */
+inline float vexpNonPositive(float x0) {
+  const float x = x0 < -87.33654f ? -87.33654f : x0;
+  const float t = x * 1.44269504088896341f;
+  const float n = (t + 12582912.0f) - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  const float r2 = r * r;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r2 + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return x0 < -87.33654f ? 0.0f : p * scale;
+}
+
 /**
- * Standard normal CDF Phi(x) = 0.5 * erfc(-x / sqrt(2)), absolute error < 2.5e-7.
- * erfc(z) = exp(-z^2) * q(t) with t = 1 / (1 + 0.4 z), q a degree-9 least-squares polynomial fitted
- * (for lape) to erfc(z) exp(z^2) on z in [0, 10] (relative error ~2e-8).
+ * The standard normal CDF Phi(x) = 0.5 * erfc(-x / sqrt(2)) (absolute error < 2.5e-7) and, as `e`,
+ * exp(-x^2 / 2) for the density. erfc(z) = exp(-z^2) * q(t) with t = 1 / (1 + 0.4 z), q a degree-9
+ * least-squares polynomial fitted (for lape) to erfc(z) exp(z^2) on z in [0, 10] (relative error ~2e-8).
  */
-inline float vphi(float x) {
-  const float z = (x < 0.0f ? -x : x) * 0.70710678118654752f;
+inline float vphi(float x, float* e) {
+  const float z = std::fabs(x) * 0.70710678118654752f;
   const float t = 1.0f / (1.0f + 0.4f * z);
   float q = 0.029024350f;
   q = q * t - 0.076473862f;
@@ -55,11 +76,22 @@ inline float vphi(float x) {
   q = q * t + 0.23122400f;
   q = q * t + 0.22509728f;
   q = q * t + 2.5702309e-05f;
-  const float half = 0.5f * vexp(-z * z) * q;
+  *e = vexpNonPositive(-z * z);
+  const float half = 0.5f * *e * q;
   return x >= 0.0f ? 1.0f - half : half;
 }
 
-/** Standard normal density phi(x) = exp(-x^2 / 2) / sqrt(2 pi). */
-inline float vnormpdf(float x) { return 0.39894228040143268f * vexp(-0.5f * x * x); }
+/** GELU (exact, erf form): x * Phi(x). */
+inline float vgelu(float x) {
+  float e;
+  return x * vphi(x, &e);
+}
+
+/** d GELU / dx = Phi(x) + x * phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi). */
+inline float vgeluGrad(float x) {
+  float e;
+  const float cdf = vphi(x, &e);
+  return cdf + x * 0.39894228040143268f * e;
+}
 
 }  // namespace lape

@@ -29,6 +29,9 @@ function fromEnv(): Backend {
   if (want !== undefined && want !== '') {
     throw new Error(`LAPE_BACKEND must be 'js' or 'native', got '${want}'`);
   }
+  process.stderr.write(
+    `lape: native backend unavailable (${nativeInfo().reason ?? 'unknown'}); using the portable backend, which is much slower: apt-get install libdnnl-dev, then npm rebuild\n`,
+  );
   return jsBackend;
 }
 
