@@ -353,7 +353,12 @@ async function main(): Promise<void> {
     return;
   }
   const info = nativeInfo();
-  const result: Result = { backend: getBackend().name, threads: info.threads, dnnl: info.dnnlVersion, quick };
+  const result: Result = {
+    backend: getBackend().name,
+    lape_threads: info.threads,
+    dnnl: info.dnnlVersion,
+    quick,
+  };
   for (const name of only) {
     if (!BENCHES.includes(name))
       throw new Error(`--only: unknown benchmark '${name}'; choose from ${BENCHES.join(', ')}`);
@@ -365,7 +370,7 @@ async function main(): Promise<void> {
   if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else
     process.stdout.write(
-      `backend ${result.backend} (oneDNN ${result.dnnl || 'n/a'}, ${result.threads} threads); PyTorch ${result.torch_version ?? 'n/a'}\n${table(result)}\n`,
+      `lape: backend ${result.backend} (oneDNN ${result.dnnl || 'n/a'}, ${result.lape_threads} threads); PyTorch ${result.torch_version ?? 'n/a'} (${result.threads ?? '?'} threads, BLAS ${result.torch_blas ?? '?'})\n${table(result)}\n`,
     );
 }
 
