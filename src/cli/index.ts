@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { evalCommand } from './eval.js';
 import { modelsCommand } from './models.js';
 import { predictCommand } from './predict.js';
+import { studyCommand } from './study.js';
 import { trainCommand } from './train.js';
 import { visualizeCommand, comparePeCommand } from './visualize.js';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     modelsCommand(),
     visualizeCommand(),
     comparePeCommand(),
+    studyCommand(),
   ]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }

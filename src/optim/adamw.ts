@@ -29,6 +29,14 @@ export class AdamW extends Optimizer {
     this.eps = opts.eps ?? 1e-8;
   }
 
+  dispose(): void {
+    for (const s of this.state.values()) {
+      s.expAvg.dispose();
+      s.expAvgSq.dispose();
+    }
+    this.state.clear();
+  }
+
   step(): void {
     const backend = getBackend();
     for (const g of this.groups) {

@@ -13,6 +13,10 @@ export class ModelEma {
     this.shadow = new Map([...state].map(([k, t]) => [k, clone(t).keep()]));
   }
 
+  dispose(): void {
+    for (const t of this.shadow.values()) t.dispose();
+  }
+
   update(state: Map<string, Tensor>): void {
     const d = this.decay;
     for (const [k, t] of state) {

@@ -48,6 +48,9 @@ export abstract class Optimizer {
   }
 
   abstract step(): void;
+
+  /** Releases the optimizer's state tensors (moments, momentum buffers). */
+  abstract dispose(): void;
 }
 
 /** Global L2 norm of all gradients (torch.nn.utils.clip_grad_norm_ semantics), scaling them down to maxNorm. */

@@ -29,6 +29,11 @@ export class Sgd extends Optimizer {
     }
   }
 
+  dispose(): void {
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
+  }
+
   step(): void {
     const backend = getBackend();
     for (const g of this.groups) {

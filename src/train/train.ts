@@ -252,6 +252,8 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
         'img/s': (images / secs).toFixed(1),
       });
       hooks.onStep?.(index, loss);
+      // Let the event loop run (SIGINT handlers, progress output): the step itself is synchronous.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (hooks.signal?.aborted) {
         interrupted = true;
         break;
@@ -261,6 +263,9 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     if (interrupted) {
       const s = { ...state, epoch, batchesDone: index, rng: model.rng.state() };
       save('checkpoint.pth', s);
+      optimizer.dispose();
+      ema?.dispose();
+      teacher?.dispose();
       log(
         `interrupted: saved a resumable checkpoint (epoch ${epoch + 1}, batch ${index})${out ? ` to ${join(out, 'checkpoint.pth')}` : ''}`,
       );
@@ -295,5 +300,8 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     if (out) appendFileSync(join(out, 'log.txt'), `${JSON.stringify(entry)}\n`);
     epochs.push(entry);
   }
+  optimizer.dispose();
+  ema?.dispose();
+  teacher?.dispose();
   return { outcome: 'completed', model, epochs, final, maxAccuracy: state.maxAccuracy };
 }

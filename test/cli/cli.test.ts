@@ -4,7 +4,7 @@
  * stack) for bad input.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +204,71 @@ np.save(sys.argv[3], np.stack(out).astype(np.float32))
     assert.equal(r.status, 0, r.stderr);
     for (const f of ['layer00_head0_rpe.png', 'layer01_head1_rpe_token.png', 'report.html'])
       assert.ok(existsSync(join(dir, f)), f);
+  });
+
+  it('Ctrl-C stops training with a resumable checkpoint', async () => {
+    const data = await makeImageFolder(3, 4);
+    const run = mkdtempSync(join(tmpdir(), 'lape-sigint-'));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'scripts/lape-dev.ts'),
+        'train',
+        '--model',
+        'lape_tiny',
+        '--data-set',
+        'image-folder',
+        '--data-path',
+        data,
+        '--epochs',
+        '500',
+        '--batch-size',
+        '4',
+        '--no-repeated-aug',
+        '--num-workers',
+        '0',
+        '--output-dir',
+        run,
+        '--no-progress',
+      ],
+      { cwd: root },
+    );
+    let stderr = '';
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/epoch 2: train loss/.test(stderr)) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    assert.equal(await exit, 130, stderr);
+    assert.match(stderr, /interrupted: saved a resumable checkpoint \(epoch \d+, batch \d+\)/);
+    const r = lape(
+      'train',
+      '--model',
+      'lape_tiny',
+      '--data-set',
+      'image-folder',
+      '--data-path',
+      data,
+      '--epochs',
+      '3',
+      '--batch-size',
+      '4',
+      '--no-repeated-aug',
+      '--num-workers',
+      '0',
+      '--output-dir',
+      run,
+      '--resume',
+      join(run, 'checkpoint.pth'),
+      '--no-progress',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /resumed from .*checkpoint\.pth: \d+ epochs done/);
   });
 
   it('bad input gets one clear line naming the problem', () => {
