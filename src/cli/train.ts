@@ -41,6 +41,7 @@ interface TrainFlags extends ModelFlags {
   recount: number;
   repeatedAug: boolean;
   hflip: number;
+  cropPadding: number;
   trainInterpolation: 'bilinear' | 'bicubic' | 'nearest';
   modelEma: boolean;
   modelEmaDecay: number;
@@ -92,6 +93,7 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
       recount: f.recount,
       repeatedAug: f.repeatedAug,
       hflip: f.hflip,
+      cropPadding: f.cropPadding,
       interpolation: f.trainInterpolation,
     },
     ema: f.modelEma ? { decay: f.modelEmaDecay } : null,
@@ -176,6 +178,12 @@ export function trainCommand(): Command {
     .option('--repeated-aug', 'repeated augmentation sampler (default)', true)
     .option('--no-repeated-aug', 'plain shuffled sampler')
     .option('--hflip <p>', 'horizontal flip probability', num('--hflip', 0, 1), 0.5)
+    .option(
+      '--crop-padding <n>',
+      'random-crop padding for images of 32 px or less (0: no crop)',
+      int('--crop-padding', 0),
+      4,
+    )
     .option(
       '--train-interpolation <mode>',
       'bicubic, bilinear, nearest',

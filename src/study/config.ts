@@ -65,6 +65,7 @@ export interface StudyTrainSettings {
   recount?: number;
   repeatedAug?: boolean;
   hflip?: number;
+  cropPadding?: number;
   trainInterpolation?: 'bicubic' | 'bilinear' | 'nearest';
   modelEma?: boolean;
   modelEmaDecay?: number;
@@ -204,6 +205,7 @@ const TRAIN_RULES: { readonly [K in keyof Required<StudyTrainSettings>]: FieldRu
   recount: { kind: 'int', min: 1 },
   repeatedAug: { kind: 'bool' },
   hflip: { kind: 'number', min: 0, max: 1 },
+  cropPadding: { kind: 'int', min: 0 },
   trainInterpolation: { kind: 'enum', values: ['bicubic', 'bilinear', 'nearest'] },
   modelEma: { kind: 'bool' },
   modelEmaDecay: { kind: 'number', min: 0, max: 1 },
@@ -499,6 +501,7 @@ export function trainConfigFor(study: StudyConfig, point: GridPoint, outputDir: 
       recount: t.recount ?? d.augment.recount,
       repeatedAug: t.repeatedAug ?? d.augment.repeatedAug,
       hflip: t.hflip ?? d.augment.hflip,
+      cropPadding: t.cropPadding ?? d.augment.cropPadding,
       interpolation: t.trainInterpolation ?? d.augment.interpolation,
     },
     ema: (t.modelEma ?? d.ema !== null) ? { decay: t.modelEmaDecay ?? d.ema?.decay ?? DEIT_EMA_DECAY } : null,

@@ -23,6 +23,8 @@ export interface AugmentConfig {
   /** DeiT's repeated-augmentation sampler (3 repeats). */
   repeatedAug: boolean;
   hflip: number;
+  /** Padding of the random crop used for images of 32 px or less (DeiT: 4); 0 disables the crop. */
+  cropPadding: number;
   interpolation: Interpolation;
 }
 
@@ -105,6 +107,7 @@ export function defaultTrainConfig(): TrainConfig {
       recount: 1,
       repeatedAug: true,
       hflip: 0.5,
+      cropPadding: 4,
       interpolation: 'bicubic',
     },
     ema: { decay: 0.99996 },

@@ -48,7 +48,7 @@ export function trainTransform(cfg: TrainConfig, size: number, channels: Channel
     crop:
       size > 32
         ? { kind: 'random-resized-crop', scale: [0.08, 1], ratio: [3 / 4, 4 / 3] }
-        : { kind: 'random-crop', padding: 4, fill: 0 },
+        : { kind: 'random-crop', padding: a.cropPadding, fill: 0 },
     hflip: a.hflip,
     augment: a.autoAugment
       ? { kind: 'rand-augment', config: a.autoAugment }

@@ -37,6 +37,7 @@ describe('train', () => {
         recount: 1,
         repeatedAug: false,
         hflip: 0,
+        cropPadding: 4,
         interpolation: 'bicubic',
       },
       criterion: { kind: 'cross-entropy', smoothing: 0 },
