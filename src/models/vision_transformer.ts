@@ -3,6 +3,7 @@
  * (docs/model-spec.md). Model code only: no I/O. Forward is split into small hooks: `forwardFeatures`,
  * `forwardHead`, `forwardIntermediates`, and `attentionPositionEmbeddings` for the visualizer.
  */
+import { isGradEnabled } from '../autograd/tape.js';
 import { LayerNorm, Linear, Dropout } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { add } from '../ops/binary.js';
@@ -13,6 +14,7 @@ import { affine } from '../ops/scalar.js';
 import { expandTo, permute, reshape } from '../ops/shape.js';
 import { slice } from '../ops/slice.js';
 import { softmax } from '../ops/softmax.js';
+import { tidy } from '../tensor/memory.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Block } from './block.js';
@@ -209,20 +211,23 @@ export class VisionTransformer extends Module {
     if (join === 'basic' && pe0) x = add(x, pe0);
     x = this.posDrop.forward(x);
     const lape = join === 'LaPE' || join === 'LaPE-shared' ? this.lapeEmbeddings() : null;
-    this.blocks.forEach((block, i) => {
+    const step = (block: Block, i: number, input: Tensor): Tensor => {
       switch (join) {
         case 'basic':
-          x = block.forward(x, null);
-          break;
+          return block.forward(input, null);
         case 'share':
         case 'unshare':
-          x = block.forward(add(x, this.rawPositionEmbedding(i) as Tensor), null);
-          break;
+          return block.forward(add(input, this.rawPositionEmbedding(i) as Tensor), null);
         case 'LaPE':
         case 'LaPE-shared':
-          x = block.forward(x, (lape as Tensor[])[i]);
-          break;
+          return block.forward(input, (lape as Tensor[])[i]);
       }
+    };
+    // Without a graph nothing inside a block is needed afterwards: release it block by block, so
+    // inference holds one block's activations at a time instead of the whole network's.
+    const inference = !isGradEnabled();
+    this.blocks.forEach((block, i) => {
+      x = inference ? tidy(() => step(block, i, x)) : step(block, i, x);
       collect?.push(x);
     });
     return this.norm.forward(x);
