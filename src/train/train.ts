@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
 import { readStateDict } from '../io/pth.js';
-import type { StateDict } from '../io/host_tensor.js';
+import { toFloat32, type StateDict } from '../io/host_tensor.js';
 import { createModel } from '../models/registry.js';
 import { adaptForFinetune } from '../models/finetune.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
@@ -124,8 +124,7 @@ function loadTeacher(cfg: TrainConfig, numClasses: number): VisionTransformer | 
 function copyEma(ema: ModelEma, sd: StateDict): void {
   for (const [k, t] of ema.shadow) {
     const src = sd.get(k);
-    if (src && t.dtype === 'float32' && src.data.length === t.size)
-      t.data.set(Float32Array.from(src.data as ArrayLike<number>, Number));
+    if (src && t.dtype === 'float32' && src.data.length === t.size) t.data.set(toFloat32(src));
   }
 }
 
@@ -168,7 +167,6 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     baseLr,
     epochs: cfg.epochs,
     ...cfg.schedule,
-    warmupEpochs: cfg.schedule.warmupEpochs,
   };
   const optimizer = buildOptimizer(cfg, model, baseLr);
   const ema = cfg.ema ? new ModelEma(model.stateDict(), cfg.ema.decay) : null;
