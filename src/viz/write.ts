@@ -189,7 +189,8 @@ export async function writeVisualization(
       // Blank slots so the token maps start on a fresh row under the overall maps.
       const fill = (n: number): null[] => Array.from({ length: (cols - (n % cols)) % cols }, () => null);
       const grid = [...overall, ...fill(overall.length), ...tokens];
-      const title = `${data.title} · PE similarity per layer (top: all patches; bottom: ${tokenLabel(token, w)})`;
+      // The file name alone ("checkpoint.pth") does not say which model is drawn.
+      const title = `${data.title} (${data.model}, pe ${data.pe}, join ${data.join}) · PE similarity per layer (top: all patches; bottom: ${tokenLabel(token, w)})`;
       emit('overview.png', () => renderGrid(grid, cols, title));
     }
     const rpe = data.rpe ?? [];

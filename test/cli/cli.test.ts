@@ -20,6 +20,30 @@ const fixture = (f: string): string => join(root, 'test/fixtures/models', f);
 const python = '/usr/bin/python3';
 const hasTorch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
+/** `lape train` of lape_tiny on an image folder, batch 4, in-process loading, into `out`. */
+function tinyTrainArgs(data: string, out: string, epochs: number, ...extra: string[]): string[] {
+  return [
+    'train',
+    '--model',
+    'lape_tiny',
+    '--data-set',
+    'image-folder',
+    '--data-path',
+    data,
+    '--epochs',
+    String(epochs),
+    '--batch-size',
+    '4',
+    '--no-repeated-aug',
+    '--num-workers',
+    '0',
+    '--output-dir',
+    out,
+    '--no-progress',
+    ...extra,
+  ];
+}
+
 function lape(...args: string[]): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/lape-dev.ts'), ...args], {
     cwd: root,
@@ -77,25 +101,7 @@ describe('lape CLI', () => {
   it('eval prints one JSON object with acc1, acc5, loss and images', async () => {
     const data = await makeImageFolder(3, 4);
     const run = mkdtempSync(join(tmpdir(), 'lape-evalrun-'));
-    const t = lape(
-      'train',
-      '--model',
-      'lape_tiny',
-      '--data-set',
-      'image-folder',
-      '--data-path',
-      data,
-      '--epochs',
-      '1',
-      '--batch-size',
-      '4',
-      '--no-repeated-aug',
-      '--num-workers',
-      '0',
-      '--output-dir',
-      run,
-      '--no-progress',
-    );
+    const t = lape(...tinyTrainArgs(data, run, 1));
     assert.equal(t.status, 0, t.stderr);
     const r = lape(
       'eval',
@@ -211,28 +217,7 @@ np.save(sys.argv[3], np.stack(out).astype(np.float32))
     const run = mkdtempSync(join(tmpdir(), 'lape-sigint-'));
     const child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'scripts/lape-dev.ts'),
-        'train',
-        '--model',
-        'lape_tiny',
-        '--data-set',
-        'image-folder',
-        '--data-path',
-        data,
-        '--epochs',
-        '500',
-        '--batch-size',
-        '4',
-        '--no-repeated-aug',
-        '--num-workers',
-        '0',
-        '--output-dir',
-        run,
-        '--no-progress',
-      ],
+      ['--import', 'tsx', join(root, 'scripts/lape-dev.ts'), ...tinyTrainArgs(data, run, 500)],
       { cwd: root },
     );
     let stderr = '';
@@ -246,27 +231,7 @@ np.save(sys.argv[3], np.stack(out).astype(np.float32))
     child.kill('SIGINT');
     assert.equal(await exit, 130, stderr);
     assert.match(stderr, /interrupted: saved a resumable checkpoint \(epoch \d+, batch \d+\)/);
-    const r = lape(
-      'train',
-      '--model',
-      'lape_tiny',
-      '--data-set',
-      'image-folder',
-      '--data-path',
-      data,
-      '--epochs',
-      '3',
-      '--batch-size',
-      '4',
-      '--no-repeated-aug',
-      '--num-workers',
-      '0',
-      '--output-dir',
-      run,
-      '--resume',
-      join(run, 'checkpoint.pth'),
-      '--no-progress',
-    );
+    const r = lape(...tinyTrainArgs(data, run, 3, '--resume', join(run, 'checkpoint.pth')));
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /resumed from .*checkpoint\.pth: \d+ epochs done/);
   });
