@@ -25,6 +25,7 @@ import { createLoader } from '../src/data/loader.js';
 import { openDataset } from '../src/data/datasets.js';
 import { Block } from '../src/models/block.js';
 import { createModel } from '../src/models/registry.js';
+import type { VisionTransformer } from '../src/models/vision_transformer.js';
 import { randNormal } from '../src/ops/creation.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { tidy } from '../src/tensor/memory.js';
@@ -130,6 +131,25 @@ function benchEncoder(): Result {
   return { encoder_ms: median(timed(step, heavy.warmup, heavy.iters)) };
 }
 
+/** A training step with plain cross-entropy: no distillation, clipping or EMA. */
+function plainStepContext(model: VisionTransformer, optimizer: AdamW, smoothing: number): StepContext {
+  return {
+    model,
+    optimizer,
+    criterion: { kind: 'cross-entropy', smoothing },
+    distillation: { kind: 'none' },
+    teacher: null,
+    clipGrad: null,
+    ema: null,
+  };
+}
+
+/** The data benches' model: the Fashion-MNIST LaPE ViT with AdamW, as in the README recipe. */
+function fmnistStepContext(): StepContext {
+  const model = createModel('lape_fmnist', { join: 'LaPE' }, { seed: 0 });
+  return plainStepContext(model, new AdamW([{ params: model.parameters() }], { lr: 1e-3 }), 0.1);
+}
+
 function vitLiteStep(join: 'LaPE' | 'basic'): number {
   const model = createModel('vit_lite_7_4', { join, numClasses: 10 }, { seed: 0 });
   const { decay, noDecay } = model.weightDecayGroups();
@@ -140,15 +160,7 @@ function vitLiteStep(join: 'LaPE' | 'basic'): number {
     ],
     { lr: 5e-4 },
   );
-  const ctx: StepContext = {
-    model,
-    optimizer,
-    criterion: { kind: 'cross-entropy', smoothing: 0 },
-    distillation: { kind: 'none' },
-    teacher: null,
-    clipGrad: null,
-    ema: null,
-  };
+  const ctx = plainStepContext(model, optimizer, 0);
   const rng = new Rng(1);
   const images = rng.fillNormal(new Float32Array(128 * 3 * 32 * 32));
   const labels = Int32Array.from({ length: 128 }, () => rng.int(10));
@@ -180,17 +192,7 @@ async function benchData(): Promise<Result> {
   const cfg = defaultTrainConfig();
   cfg.data.kind = 'fashion-mnist';
   const source = await openDataset({ kind: 'fashion-mnist', split: 'train' });
-  const model = createModel('lape_fmnist', { join: 'LaPE' }, { seed: 0 });
-  const optimizer = new AdamW([{ params: model.parameters() }], { lr: 1e-3 });
-  const ctx: StepContext = {
-    model,
-    optimizer,
-    criterion: { kind: 'cross-entropy', smoothing: 0.1 },
-    distillation: { kind: 'none' },
-    teacher: null,
-    clipGrad: null,
-    ema: null,
-  };
+  const ctx = fmnistStepContext();
   const steps = quick ? 10 : 40;
   const loader = await createLoader({
     source,
@@ -227,17 +229,7 @@ async function benchData(): Promise<Result> {
 
 /** The same loop fed from memory: one batch of the loader's shape, copied per step as the loader's are. */
 function benchDataMemory(): Result {
-  const model = createModel('lape_fmnist', { join: 'LaPE' }, { seed: 0 });
-  const optimizer = new AdamW([{ params: model.parameters() }], { lr: 1e-3 });
-  const ctx: StepContext = {
-    model,
-    optimizer,
-    criterion: { kind: 'cross-entropy', smoothing: 0.1 },
-    distillation: { kind: 'none' },
-    teacher: null,
-    clipGrad: null,
-    ema: null,
-  };
+  const ctx = fmnistStepContext();
   const rng = new Rng(3);
   const images = rng.fillNormal(new Float32Array(128 * 28 * 28));
   const labels = Int32Array.from({ length: 128 }, () => rng.int(10));

@@ -136,3 +136,24 @@ export function dataSet(v: string): (typeof DATA_SETS)[number] {
     `--data-set expects one of ${DATA_SETS.join(', ')} (or IMNET, CIFAR10, CIFAR100), got '${v}'`,
   );
 }
+
+/**
+ * Runs `work` with Ctrl-C wired to an abort signal: the first Ctrl-C asks the training loop to finish
+ * its step and save a resumable checkpoint, a second one quits at once (exit 130).
+ */
+export async function withInterruptSignal<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(
+      '\ninterrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to quit now)\n',
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

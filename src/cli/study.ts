@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { loadStudyConfig } from '../study/config.js';
 import { defaultOutDir, parseOnly, runStudy } from '../study/run.js';
 import { summarize, type StudySummary } from '../study/summary.js';
+import { withInterruptSignal } from './options.js';
 
 interface StudyFlags {
   outDir?: string;
@@ -55,28 +56,17 @@ export function studyCommand(): Command {
         return;
       }
       const only = f.only === undefined ? undefined : parseOnly(f.only, loadStudyConfig(configPath));
-      const controller = new AbortController();
-      const onSigint = (): void => {
-        if (controller.signal.aborted) process.exit(130);
-        process.stderr.write(
-          '\ninterrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to quit now)\n',
-        );
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
-      try {
-        const report = await runStudy(configPath, {
+      const report = await withInterruptSignal((signal) =>
+        runStudy(configPath, {
           outDir: f.outDir,
           only,
           progress: f.progress,
-          signal: controller.signal,
+          signal,
           command,
           dataPath: f.dataPath,
-        });
-        printVerdicts(report.summary, report.outDir);
-        if (report.interrupted) process.exitCode = 130;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+        }),
+      );
+      printVerdicts(report.summary, report.outDir);
+      if (report.interrupted) process.exitCode = 130;
     });
 }

@@ -3,7 +3,16 @@ import { Command } from 'commander';
 import { defaultTrainConfig, type TrainConfig } from '../train/config.js';
 import { train } from '../train/train.js';
 import { evaluateCheckpoint, printEval } from './eval.js';
-import { addModelOptions, choice, dataSet, int, modelOverrides, num, type ModelFlags } from './options.js';
+import {
+  addModelOptions,
+  choice,
+  dataSet,
+  int,
+  modelOverrides,
+  num,
+  type ModelFlags,
+  withInterruptSignal,
+} from './options.js';
 
 interface TrainFlags extends ModelFlags {
   batchSize: number;
@@ -219,26 +228,13 @@ export function trainCommand(): Command {
         printEval(await evaluateCheckpoint(cfg, cfg.resume), f.json ?? false);
         return;
       }
-      const controller = new AbortController();
-      const onSigint = (): void => {
-        if (controller.signal.aborted) process.exit(130);
-        process.stderr.write(
-          '\ninterrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to quit now)\n',
+      const result = await withInterruptSignal((signal) => train(cfg, { signal, progress: f.progress }));
+      if (result.final) {
+        process.stdout.write(
+          `final: acc1 ${result.final.acc1.toFixed(2)}% acc5 ${result.final.acc5.toFixed(2)}% loss ${result.final.loss.toFixed(4)} on ${result.final.images} images (best acc1 ${result.maxAccuracy.toFixed(2)}%)\n`,
         );
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
-      try {
-        const result = await train(cfg, { signal: controller.signal, progress: f.progress });
-        if (result.final) {
-          process.stdout.write(
-            `final: acc1 ${result.final.acc1.toFixed(2)}% acc5 ${result.final.acc5.toFixed(2)}% loss ${result.final.loss.toFixed(4)} on ${result.final.images} images (best acc1 ${result.maxAccuracy.toFixed(2)}%)\n`,
-          );
-        }
-        if (result.outcome === 'interrupted') process.exitCode = 130;
-      } finally {
-        process.off('SIGINT', onSigint);
       }
+      if (result.outcome === 'interrupted') process.exitCode = 130;
     });
   return cmd;
 }

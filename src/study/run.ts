@@ -79,6 +79,21 @@ export function defaultOutDir(config: StudyConfig): string {
   return join('runs', `study-${config.name}`);
 }
 
+/** `value` if the study's grid has it (`--only` can only narrow the grid), else an error naming both. */
+function inGrid<T extends string | number>(
+  key: 'pe' | 'join' | 'seed',
+  value: string,
+  grid: readonly T[],
+  config: StudyConfig,
+): T {
+  const found = grid.find((g) => g === (typeof g === 'number' ? Number(value) : value));
+  if (found === undefined)
+    throw new StudyConfigError(
+      `--only ${key}=${value}: not in grid.${key === 'seed' ? 'seeds' : key} of ${config.source} (${grid.join(', ')})`,
+    );
+  return found;
+}
+
 /** Parses `--only pe=learnable,join=LaPE,seed=0` against the study's grid. */
 export function parseOnly(spec: string, config: StudyConfig): RunFilter {
   const filter: RunFilter = {};
@@ -90,32 +105,16 @@ export function parseOnly(spec: string, config: StudyConfig): RunFilter {
     if (eq < 0 || value === '')
       throw new StudyConfigError(`--only '${part}': expected key=value with key pe, join or seed`);
     switch (key) {
-      case 'pe': {
-        if (!(config.grid.pe as readonly string[]).includes(value))
-          throw new StudyConfigError(
-            `--only pe=${value}: not in grid.pe of ${config.source} (${config.grid.pe.join(', ')})`,
-          );
-        (filter.pe ??= []).push(value as StudyPe);
+      case 'pe':
+        (filter.pe ??= []).push(inGrid('pe', value, config.grid.pe, config));
         break;
-      }
-      case 'join': {
-        if (!(config.grid.join as readonly string[]).includes(value))
-          throw new StudyConfigError(
-            `--only join=${value}: not in grid.join of ${config.source} (${config.grid.join.join(', ')})`,
-          );
-        (filter.join ??= []).push(value as StudyJoin);
+      case 'join':
+        (filter.join ??= []).push(inGrid('join', value, config.grid.join, config));
         break;
-      }
       case 'seed':
-      case 'seeds': {
-        const seed = Number(value);
-        if (!config.grid.seeds.includes(seed))
-          throw new StudyConfigError(
-            `--only seed=${value}: not in grid.seeds of ${config.source} (${config.grid.seeds.join(', ')})`,
-          );
-        (filter.seeds ??= []).push(seed);
+      case 'seeds':
+        (filter.seeds ??= []).push(inGrid('seed', value, config.grid.seeds, config));
         break;
-      }
       default:
         throw new StudyConfigError(`--only '${part}': unknown key '${key}' (valid: pe, join, seed)`);
     }
