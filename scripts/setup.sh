@@ -6,9 +6,10 @@
 #                         reference BLAS at ~6 GFLOP/s, which would make every comparison meaningless)
 #   dataset-fashion-mnist the real dataset of the main job and the study
 #   chromium              the headless browser test of the HTML report
+#   libopenmpi-dev, openmpi-bin  Open MPI, for data-parallel training (--nproc-per-node, mpirun)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(libdnnl-dev python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist chromium)
+packages=(libdnnl-dev python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist chromium libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,7 +1,10 @@
 /** `lape train`: the reference's main.py flags parsed into a TrainConfig, then `train()`. */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { launch } from '../dist/launcher.js';
+import { trainRank } from '../dist/run.js';
+import { mpiJobRank, mpiJobSize } from '../dist/world.js';
 import { defaultTrainConfig, type TrainConfig } from '../train/config.js';
-import { train } from '../train/train.js';
+import { train, type TrainResult } from '../train/train.js';
 import { evaluateCheckpoint, printEval } from './eval.js';
 import {
   addModelOptions,
@@ -63,6 +66,9 @@ interface TrainFlags extends ModelFlags {
   finetune?: string;
   attnOnly?: boolean;
   progress: boolean;
+  nprocPerNode?: number;
+  hosts?: string[];
+  distEval?: boolean;
 }
 
 export function configFromFlags(f: TrainFlags): TrainConfig {
@@ -119,7 +125,29 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
     outputDir: f.outputDir ?? f.output_dir ?? null,
     resume: f.resume ?? null,
     evalEachEpoch: true,
+    distEval: f.distEval ?? false,
   };
+}
+
+function hostList(v: string): string[] {
+  const hosts = v.split(',').map((h) => h.trim());
+  if (hosts.some((h) => !/^[A-Za-z0-9_.:-]+$/.test(h)))
+    throw new InvalidArgumentError(`--hosts expects host names separated by commas, got '${v}'`);
+  return hosts;
+}
+
+/** The command each rank runs: this process's own command line (node flags, lape entry, arguments). */
+function rankCommand(): string[] {
+  const nodeFlags = process.execArgv.filter((a) => !/^--(inspect|debug)/.test(a));
+  return [process.execPath, ...nodeFlags, ...process.argv.slice(1)];
+}
+
+function printFinal(result: TrainResult): void {
+  if (result.final) {
+    process.stdout.write(
+      `final: acc1 ${result.final.acc1.toFixed(2)}% acc5 ${result.final.acc5.toFixed(2)}% loss ${result.final.loss.toFixed(4)} on ${result.final.images} images (best acc1 ${result.maxAccuracy.toFixed(2)}%)\n`,
+    );
+  }
 }
 
 export function trainCommand(): Command {
@@ -221,19 +249,41 @@ export function trainCommand(): Command {
     .option('--finetune <ckpt>', 'start from these weights (PE resized, new head if needed)')
     .option('--attn-only', 'train only attention, embeddings and head')
     .option('--no-progress', 'no progress bar or progress lines')
+    .option(
+      '--nproc-per-node <n>',
+      'data-parallel ranks on this machine (on each --hosts host), started through mpirun',
+      int('--nproc-per-node', 1),
+    )
+    .option('--hosts <a,b>', 'run --nproc-per-node ranks on each of these hosts (over ssh)', hostList)
+    .option('--dist-eval', 'data-parallel runs: each rank evaluates its share of the val split')
     .action(async (f: TrainFlags) => {
       const cfg = configFromFlags(f);
+      const jobSize = mpiJobSize();
       if (f.eval) {
         if (!cfg.resume) throw new Error('--eval needs --resume CKPT');
+        if (jobSize !== null && mpiJobRank() !== 0) return; // one evaluation per job, by rank 0
         printEval(await evaluateCheckpoint(cfg, cfg.resume), f.json ?? false);
         return;
       }
-      const result = await withInterruptSignal((signal) => train(cfg, { signal, progress: f.progress }));
-      if (result.final) {
-        process.stdout.write(
-          `final: acc1 ${result.final.acc1.toFixed(2)}% acc5 ${result.final.acc5.toFixed(2)}% loss ${result.final.loss.toFixed(4)} on ${result.final.images} images (best acc1 ${result.maxAccuracy.toFixed(2)}%)\n`,
-        );
+      if (jobSize !== null && jobSize > 1) {
+        const { result, exitCode, lead } = await trainRank(cfg, {
+          progress: f.progress,
+          nprocPerNode: f.nprocPerNode,
+        });
+        if (result && lead) printFinal(result);
+        process.exitCode = exitCode;
+        return;
       }
+      if ((f.nprocPerNode ?? 1) > 1 || f.hosts) {
+        process.exitCode = await launch({
+          nprocPerNode: f.nprocPerNode ?? 1,
+          hosts: f.hosts ?? null,
+          command: rankCommand(),
+        });
+        return;
+      }
+      const result = await withInterruptSignal((signal) => train(cfg, { signal, progress: f.progress }));
+      printFinal(result);
       if (result.outcome === 'interrupted') process.exitCode = 130;
     });
   return cmd;

@@ -16,6 +16,8 @@ import { BatchProducer, type BatchJob, type ProducerConfig } from './producer.js
 import {
   type RepeatedAugmentation,
   type SamplerConfig,
+  type Shard,
+  WHOLE_EPOCH,
   batchCount,
   epochLength,
   epochOrder,
@@ -48,6 +50,13 @@ export interface LoaderOptions {
   readonly labelSmoothing?: number;
   /** Where skipped-image warnings go (one line per bad file); stderr by default. */
   readonly onWarning?: WarningSink;
+  /** This data-parallel rank's share of each epoch (default: all of it; see sampler.ts). */
+  readonly shard?: Shard;
+  /**
+   * Mix each batch as this many interleaved groups, each with its own reverse pairing and lam, as that
+   * many data-parallel ranks of batch batchSize / groups do (default 1; see producer.ts).
+   */
+  readonly mixupGroups?: number;
 }
 
 export interface DataLoader extends AsyncIterable<Batch> {
@@ -76,7 +85,10 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
   const labelSmoothing = opts.labelSmoothing ?? 0;
   const mixup = opts.mixup ?? null;
   const onWarning = opts.onWarning ?? stderrWarning;
+  const shard = opts.shard ?? WHOLE_EPOCH;
+  const mixupGroups = opts.mixupGroups ?? 1;
   requireInt(opts.batchSize, 'batchSize', 1);
+  requireInt(mixupGroups, 'mixupGroups', 1);
   requireInt(workers, 'workers', 0);
   requireInt(opts.seed, 'seed', 0);
   requireInt(defaultEpoch, 'epoch', 0);
@@ -95,7 +107,7 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
       : opts.shuffle
         ? { kind: 'shuffle' }
         : { kind: 'sequential' };
-  const numSamples = epochLength(source.length, sampler);
+  const numSamples = epochLength(source.length, sampler, shard);
   const numBatches = batchCount(numSamples, opts.batchSize, dropLast);
   if (numBatches === 0) {
     throw new DataError(
@@ -108,7 +120,7 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
 
   async function* iterate(epoch: number = defaultEpoch): AsyncGenerator<Batch, void, undefined> {
     requireInt(epoch, 'epoch', 0);
-    const order = epochOrder(source.length, sampler, opts.seed, epoch);
+    const order = epochOrder(source.length, sampler, opts.seed, epoch, shard);
     const job = (b: number): BatchJob => ({
       batchIndex: b,
       // slice, not subarray: a cloned view would drag the whole order array along.
@@ -121,6 +133,8 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
       epoch,
       mixup,
       labelSmoothing,
+      shard,
+      mixupGroups,
     };
 
     if (workers === 0) {

@@ -1,12 +1,54 @@
 /**
  * Dropout and drop-path (per-sample stochastic depth). Masks come from the backend's counter-based
  * generator seeded by the caller's Rng, so they are identical on every backend.
+ *
+ * Under data parallelism (`withBatchShard`) every rank draws the same seed, generates the mask of the
+ * whole global batch and keeps its own samples' rows, so N ranks of batch B drop exactly what one
+ * process of batch N * B drops. Axis 0 of every masked tensor is then the batch.
  */
 import { record } from '../autograd/tape.js';
 import { getBackend } from '../backend/registry.js';
 import type { Rng } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryRaw } from './binary.js';
+
+/** The samples of a data-parallel global batch this process holds: global row k * replicas + rank. */
+export interface BatchShard {
+  readonly rank: number;
+  readonly replicas: number;
+}
+
+let batchShard: BatchShard | null = null;
+
+/** Runs `fn` (a forward pass) with masks drawn for this rank's rows of the global batch. */
+export function withBatchShard<T>(shard: BatchShard | null, fn: () => T): T {
+  const prev = batchShard;
+  batchShard = shard && shard.replicas > 1 ? shard : null;
+  try {
+    return fn();
+  } finally {
+    batchShard = prev;
+  }
+}
+
+/** Fills `mask` (axis 0 = the batch) with keep-and-scale values for `seed`; see withBatchShard. */
+export function fillDropoutMask(seed: number, p: number, mask: Tensor): void {
+  const backend = getBackend();
+  const shard = batchShard;
+  if (shard === null) {
+    backend.dropoutMask(seed, p, mask.data);
+    return;
+  }
+  const rows = mask.shape[0];
+  const per = mask.size / rows; // elements of one sample
+  const global = Tensor.empty([rows * shard.replicas, ...mask.shape.slice(1)]);
+  backend.dropoutMask(seed, p, global.data);
+  for (let k = 0; k < rows; k++) {
+    const from = (k * shard.replicas + shard.rank) * per;
+    mask.data.set(global.data.subarray(from, from + per), k * per);
+  }
+  global.dispose();
+}
 
 function applyMask(x: Tensor, mask: Tensor, name: string): Tensor {
   const out = binaryRaw('mul', x, mask);
@@ -24,7 +66,7 @@ export function dropout(x: Tensor, p: number, training: boolean, rng: Rng): Tens
   checkP('dropout', p);
   if (!training || p === 0) return x;
   const mask = Tensor.empty(x.shape);
-  getBackend().dropoutMask(rng.seed(), p, mask.data);
+  fillDropoutMask(rng.seed(), p, mask);
   return applyMask(x, mask, 'dropout');
 }
 
@@ -33,6 +75,6 @@ export function dropPath(x: Tensor, p: number, training: boolean, rng: Rng): Ten
   checkP('dropPath', p);
   if (!training || p === 0) return x;
   const mask = Tensor.empty([x.shape[0], ...x.shape.slice(1).map(() => 1)]);
-  getBackend().dropoutMask(rng.seed(), p, mask.data);
+  fillDropoutMask(rng.seed(), p, mask);
   return applyMask(x, mask, 'dropPath');
 }

@@ -130,8 +130,14 @@ export function loadOptimizerState(opt: Optimizer, value: PyValue, file: string)
   }
 }
 
+/** The processes of a run: one (size 1), or the data-parallel ranks (the checkpoint is rank 0's). */
+export interface RunWorld {
+  size: number;
+  rank: number;
+}
+
 /** The run's settings as an argparse.Namespace, as the reference stores `args` (flat, JSON-able values). */
-function argsNamespace(cfg: TrainConfig): PyObject {
+function argsNamespace(cfg: TrainConfig, world: RunWorld): PyObject {
   const attrs: Record<string, PyValue> = {
     model: cfg.model,
     batch_size: cfg.batchSize,
@@ -150,6 +156,11 @@ function argsNamespace(cfg: TrainConfig): PyObject {
     distillation_type: cfg.distillation.kind,
     pe: cfg.modelOverrides.pe ?? null,
     join_type: cfg.modelOverrides.join ?? null,
+    // DeiT's init_distributed_mode: the per-process batch above, the process count here.
+    world_size: world.size,
+    rank: world.rank,
+    distributed: world.size > 1,
+    dist_eval: cfg.distEval,
     lape_config: JSON.stringify(cfg),
   };
   return new PyObject('argparse.Namespace', attrs);
@@ -163,6 +174,8 @@ export interface CheckpointContents {
   state: TrainingState;
   /** The scheduler's lr for the next epoch (written as the timm scheduler's state). */
   schedule: TrainConfig['schedule'] & { baseLr: number; epochs: number };
+  /** Default: one process. */
+  world?: RunWorld;
 }
 
 function emaStateDict(ema: Map<string, Tensor>): StateDict {
@@ -181,6 +194,7 @@ function emaStateDict(ema: Map<string, Tensor>): StateDict {
 /** Writes a checkpoint atomically (temporary file, then rename): an interrupted write never corrupts it. */
 export function saveCheckpoint(path: string, c: CheckpointContents): void {
   const s = c.schedule;
+  const world = c.world ?? { size: 1, rank: 0 };
   const value: PyDict = new Map<string, PyValue>([
     ['model', exportWeights(c.model)],
     ['optimizer', optimizerState(c.optimizer)],
@@ -196,7 +210,7 @@ export function saveCheckpoint(path: string, c: CheckpointContents): void {
       ]),
     ],
     ['epoch', c.state.epoch - 1],
-    ['args', argsNamespace(c.config)],
+    ['args', argsNamespace(c.config, world)],
     ['max_accuracy', c.state.maxAccuracy],
     [
       'lape',
@@ -205,6 +219,8 @@ export function saveCheckpoint(path: string, c: CheckpointContents): void {
         ['epochs_done', c.state.epoch],
         ['batches_done', c.state.batchesDone],
         ['rng', c.state.rng ? [...c.state.rng] : null],
+        // Samples per step over all ranks: a mid-epoch resume must step through the epoch alike.
+        ['global_batch', c.config.batchSize * world.size],
       ]),
     ],
   ]);
@@ -215,6 +231,8 @@ export function saveCheckpoint(path: string, c: CheckpointContents): void {
 export interface LoadedCheckpoint {
   raw: PyDict;
   state: TrainingState;
+  /** Samples per optimization step of the run that wrote it (batch x ranks), when recorded. */
+  globalBatch: number | null;
 }
 
 /**
@@ -233,8 +251,10 @@ export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
     const rng = lape.get('rng');
     if (rng !== null && (!Array.isArray(rng) || rng.length !== 4))
       throw new Error(`${path}: 'lape.rng' must hold 4 integers`);
+    const globalBatch = num(lape.get('global_batch'), NaN);
     return {
       raw,
+      globalBatch: Number.isFinite(globalBatch) ? globalBatch : null,
       state: {
         epoch: num(lape.get('epochs_done'), 0),
         batchesDone: num(lape.get('batches_done'), 0),
@@ -244,5 +264,9 @@ export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
     };
   }
   // A reference checkpoint: resume after its last epoch, with a fresh dropout stream.
-  return { raw, state: { epoch: num(raw.get('epoch'), -1) + 1, batchesDone: 0, maxAccuracy, rng: null } };
+  return {
+    raw,
+    globalBatch: null,
+    state: { epoch: num(raw.get('epoch'), -1) + 1, batchesDone: 0, maxAccuracy, rng: null },
+  };
 }

@@ -82,6 +82,11 @@ export interface TrainConfig {
   resume: string | null;
   /** Evaluate on the validation split after every epoch. */
   evalEachEpoch: boolean;
+  /**
+   * Data-parallel runs: each rank evaluates its share of the validation split and the metrics are
+   * summed (DeiT's --dist-eval); otherwise every rank evaluates all of it, as the reference does.
+   */
+  distEval: boolean;
 }
 
 /** DeiT's defaults (main.py), with the values lape cannot know yet (model, data) filled in plainly. */
@@ -118,5 +123,6 @@ export function defaultTrainConfig(): TrainConfig {
     outputDir: null,
     resume: null,
     evalEachEpoch: true,
+    distEval: false,
   };
 }

@@ -6,7 +6,7 @@ import type { Channels } from '../data/image.js';
 import { createLoader, type DataLoader } from '../data/loader.js';
 import { openDataset, type DatasetSpec } from '../data/datasets.js';
 import type { MixupConfig } from '../data/mixup.js';
-import { DEIT_REPEATED_AUGMENTATION } from '../data/sampler.js';
+import { DEIT_REPEATED_AUGMENTATION, type Shard } from '../data/sampler.js';
 import type { ImageSource } from '../data/source.js';
 import { datasetStats } from '../data/stats.js';
 import type { TransformConfig } from '../data/transforms/pipeline.js';
@@ -92,11 +92,16 @@ export function mixupConfig(cfg: TrainConfig): MixupConfig | null {
   };
 }
 
+/**
+ * `parallel.shard`: a data-parallel rank's share of each epoch (torch's DistributedSampler / DeiT's
+ * RASampler); `parallel.mixupGroups`: see LoaderOptions.
+ */
 export function trainLoader(
   cfg: TrainConfig,
   source: ImageSource,
   size: number,
   channels: Channels,
+  parallel: { shard?: Shard; mixupGroups?: number } = {},
 ): Promise<DataLoader> {
   return createLoader({
     source,
@@ -108,6 +113,7 @@ export function trainLoader(
     dropLast: true,
     repeatedAugmentation: cfg.augment.repeatedAug ? DEIT_REPEATED_AUGMENTATION : null,
     mixup: mixupConfig(cfg),
+    ...parallel,
   });
 }
 
@@ -117,6 +123,7 @@ export function evalLoader(
   size: number,
   channels: Channels,
   batchSize: number,
+  shard?: Shard,
 ): Promise<DataLoader> {
   return createLoader({
     source,
@@ -126,5 +133,6 @@ export function evalLoader(
     seed: cfg.seed,
     workers: cfg.data.workers,
     dropLast: false,
+    shard,
   });
 }

@@ -1,6 +1,11 @@
-/** One optimization step: forward, loss, backward, clipping, optimizer update, EMA. */
+/**
+ * One optimization step: forward, loss, backward, clipping, optimizer update, EMA. Under data
+ * parallelism the ranks agree on the loss (and on stopping) after the forward pass and average their
+ * gradients between backward and clipping, as DDP does.
+ */
 import { backward, noGrad } from '../autograd/tape.js';
 import type { Batch } from '../data/batch.js';
+import type { DataParallel } from '../dist/data_parallel.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
 import { intTensor, tensor } from '../ops/creation.js';
 import type { ModelEma } from '../optim/ema.js';
@@ -17,11 +22,17 @@ export interface StepContext {
   teacher: VisionTransformer | null;
   clipGrad: number | null;
   ema: ModelEma | null;
+  /** This process's part in a data-parallel run; absent or null in a single process. */
+  dataParallel?: DataParallel | null;
 }
 
-/** Trains on one batch and returns the loss value (NaN/Infinity are returned, not thrown). */
+/**
+ * Trains on one batch and returns the loss value (NaN/Infinity are returned, not thrown); with data
+ * parallelism, the loss of the global batch.
+ */
 export function trainStep(ctx: StepContext, batch: Batch): number {
   const { model, optimizer } = ctx;
+  const dp = ctx.dataParallel ?? null;
   const { inChans, imgSize, numClasses } = model.config;
   const loss = tidy(() => {
     const x = Tensor.fromData(batch.images, [batch.size, inChans, imgSize, imgSize]);
@@ -29,7 +40,7 @@ export function trainStep(ctx: StepContext, batch: Batch): number {
       labels: intTensor(batch.labels),
       soft: batch.targets ? tensor(batch.targets, [batch.size, numClasses]) : null,
     };
-    const out = model.forward(x);
+    const out = dp ? dp.forward(() => model.forward(x)) : model.forward(x);
     let l: Tensor;
     if (ctx.distillation.kind === 'none') {
       l = baseLoss(ctx.criterion, out.kind === 'distilled' ? out.cls : out.logits, targets);
@@ -48,7 +59,7 @@ export function trainStep(ctx: StepContext, batch: Batch): number {
         teacherLogits,
       );
     }
-    const value = l.item();
+    const value = dp ? dp.reduceStep(l.item()) : l.item();
     if (Number.isFinite(value)) backward(l);
     return value;
   });
@@ -56,6 +67,7 @@ export function trainStep(ctx: StepContext, batch: Batch): number {
     optimizer.zeroGrad();
     return loss;
   }
+  dp?.averageGradients(optimizer.allParams());
   if (ctx.clipGrad !== null) clipGradNorm(optimizer.allParams(), ctx.clipGrad);
   optimizer.step();
   optimizer.zeroGrad();

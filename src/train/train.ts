@@ -1,12 +1,15 @@
 /**
  * `train(config)`: DeiT's training loop on lape (the reference's main.py): data, model, optimizer,
  * schedule, EMA, distillation, per-epoch evaluation, checkpoints and log.txt in the reference layout,
- * exact resume, and a clean stop on interrupt or divergence.
+ * exact resume, and a clean stop on interrupt or divergence. With `hooks.dataParallel` it is one rank of
+ * a data-parallel run (see src/dist/): it trains on its shard, and rank 0 alone prints and writes.
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
+import type { DataParallel } from '../dist/data_parallel.js';
+import { startupFingerprint } from '../dist/fingerprint.js';
 import { readStateDict } from '../io/pth.js';
 import { toFloat32, type StateDict } from '../io/host_tensor.js';
 import { createModel } from '../models/registry.js';
@@ -63,6 +66,13 @@ export interface TrainHooks {
   progress?: boolean;
   /** Called after every optimization step with its loss. */
   onStep?: (step: number, loss: number) => void;
+  /** This process's part in a data-parallel run (src/dist/); absent for one process. */
+  dataParallel?: DataParallel;
+  /**
+   * Mix each batch as this many interleaved groups, as that many data-parallel ranks of batch
+   * batchSize / groups do: one process then reproduces such a run (src/data/producer.ts). Default 1.
+   */
+  mixupGroups?: number;
 }
 
 /** A NaN or infinite loss: training stops, the last good checkpoint stays as it was. */
@@ -121,6 +131,10 @@ function loadTeacher(cfg: TrainConfig, numClasses: number): VisionTransformer | 
   return teacher.eval();
 }
 
+function* floatWeights(model: VisionTransformer): Generator<Float32Array> {
+  for (const t of model.stateDict().values()) if (t.dtype === 'float32') yield t.data;
+}
+
 function copyEma(ema: ModelEma, sd: StateDict): void {
   for (const [k, t] of ema.shadow) {
     const src = sd.get(k);
@@ -129,8 +143,11 @@ function copyEma(ema: ModelEma, sd: StateDict): void {
 }
 
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const log = hooks.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const showProgress = hooks.progress ?? true;
+  const dp = hooks.dataParallel ?? null;
+  const lead = dp === null || dp.isLead;
+  const worldSize = dp?.size ?? 1;
+  const log = lead ? (hooks.log ?? ((line: string) => process.stderr.write(`${line}\n`))) : () => {};
+  const showProgress = lead && (hooks.progress ?? true);
   if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1))
     throw new Error(`--epochs must be a positive integer, got ${cfg.epochs}`);
   if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1))
@@ -162,7 +179,8 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   if (cfg.attnOnly) freezeForAttnOnly(model);
   const teacher = loadTeacher(cfg, trainSrc.numClasses);
 
-  const baseLr = cfg.unscaleLr ? cfg.optimizer.lr : scaledLr(cfg.optimizer.lr, cfg.batchSize);
+  // DeiT scales by the global batch: lr * batch_size * world_size / 512.
+  const baseLr = cfg.unscaleLr ? cfg.optimizer.lr : scaledLr(cfg.optimizer.lr, cfg.batchSize * worldSize);
   const schedule: CosineSchedule = {
     baseLr,
     epochs: cfg.epochs,
@@ -181,6 +199,12 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     const emaSd = ck.raw.get('model_ema');
     if (ema && emaSd instanceof Map) copyEma(ema, emaSd as StateDict);
     state = ck.state;
+    const globalBatch = cfg.batchSize * worldSize;
+    if (state.batchesDone > 0 && ck.globalBatch !== null && ck.globalBatch !== globalBatch) {
+      throw new Error(
+        `${cfg.resume} was saved ${state.batchesDone} steps into epoch ${state.epoch + 1} with ${ck.globalBatch} samples per step; this run takes ${globalBatch} (${worldSize} x --batch-size ${cfg.batchSize}): resume mid-epoch with the same global batch, or from a checkpoint saved at the end of an epoch`,
+      );
+    }
     model.rng.setState(state.rng ?? new Rng(cfg.seed + state.epoch).state());
     log(
       `resumed from ${cfg.resume}: ${state.epoch} epochs done${state.batchesDone ? `, ${state.batchesDone} batches into the next` : ''}`,
@@ -195,8 +219,32 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     teacher,
     clipGrad: cfg.clipGrad,
     ema,
+    dataParallel: dp,
   };
-  const out = cfg.outputDir;
+  const loader: DataLoader = await trainLoader(cfg, trainSrc, imgSize, channels, {
+    shard: dp?.shard('train'),
+    mixupGroups: hooks.mixupGroups,
+  }).catch((e: unknown) =>
+    Promise.reject(dp ? dp.explainShardError(e, 'train', trainSrc.length, cfg.batchSize) : e),
+  );
+  const valBatch = Math.max(1, Math.floor(cfg.batchSize * 1.5));
+  const valShard = cfg.distEval ? dp?.shard('eval') : undefined;
+  const valLoader = valSrc
+    ? await evalLoader(cfg, valSrc, imgSize, channels, valBatch, valShard).catch((e: unknown) =>
+        Promise.reject(dp ? dp.explainShardError(e, 'val', valSrc.length, valBatch) : e),
+      )
+    : null;
+  dp?.verifyStartup(
+    startupFingerprint({
+      cfg,
+      model,
+      trainImages: trainSrc.length,
+      valImages: valSrc?.length ?? 0,
+      numClasses: trainSrc.numClasses,
+      state,
+    }),
+  );
+  const out = lead ? cfg.outputDir : null;
   if (out) mkdirSync(out, { recursive: true });
   const save = (name: string, s: TrainingState): void => {
     if (!out) return;
@@ -207,14 +255,11 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       config: cfg,
       state: s,
       schedule,
+      world: { size: worldSize, rank: dp?.rank ?? 0 },
     });
   };
   if (out && !cfg.resume) writeFileSync(join(out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
 
-  const loader: DataLoader = await trainLoader(cfg, trainSrc, imgSize, channels);
-  const valLoader = valSrc
-    ? await evalLoader(cfg, valSrc, imgSize, channels, Math.max(1, Math.floor(cfg.batchSize * 1.5)))
-    : null;
   const epochs: EpochLog[] = [];
   let final: EvalResult | null = null;
   model.train();
@@ -242,7 +287,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       }
       lossSum += loss;
       steps++;
-      images += batch.size;
+      images += batch.size * worldSize;
       const secs = (performance.now() - t0) / 1000;
       progress?.update(index, {
         loss: (lossSum / steps).toFixed(4),
@@ -252,7 +297,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       hooks.onStep?.(index, loss);
       // Let the event loop run (SIGINT handlers, progress output): the step itself is synchronous.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (hooks.signal?.aborted) {
+      if (dp ? dp.stopRequested : hooks.signal?.aborted) {
         interrupted = true;
         break;
       }
@@ -279,8 +324,10 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       epoch_seconds: secs,
     };
     state = { ...state, epoch: epoch + 1, batchesDone: 0, rng: model.rng.state() };
+    dp?.checkInSync(floatWeights(model), epoch);
     if (valLoader) {
       final = await evaluate(model, valLoader);
+      if (dp && cfg.distEval) final = dp.reduceEval(final);
       Object.assign(entry, { test_loss: final.loss, test_acc1: final.acc1, test_acc5: final.acc5 });
       log(
         `epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)}, test acc1 ${final.acc1.toFixed(2)}% acc5 ${final.acc5.toFixed(2)}% loss ${final.loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`,
