@@ -2,16 +2,14 @@
 // side). A separate addon from the kernels, built only when Open MPI is installed, so lape builds and
 // runs without it.
 //
-// Every function is called from the main JavaScript thread only (MPI_THREAD_FUNNELED). Collectives
-// work in place on typed arrays; a non-blocking all-reduce keeps a reference to its array until the
-// request completes, so the garbage collector cannot free memory MPI still writes into.
+// Every function is called from the main JavaScript thread only (MPI_THREAD_FUNNELED); collectives
+// are blocking and work in place on typed arrays.
 #include <dlfcn.h>
 #include <mpi.h>
 #include <napi.h>
 
 #include <climits>
 #include <cstdint>
-#include <map>
 #include <string>
 
 namespace {
@@ -29,14 +27,6 @@ struct State {
 };
 
 State state;
-
-struct Pending {
-  MPI_Request request;
-  Napi::Reference<Napi::TypedArray> keep;
-};
-
-std::map<int, Pending> pending;
-int nextHandle = 1;
 
 [[noreturn]] void fail(Napi::Env env, const std::string& msg) {
   throw Napi::Error::New(env, "lape_mpi: " + msg);
@@ -154,50 +144,6 @@ Napi::Value Allreduce(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// iallreduce(array) -> handle: starts an in-place sum; finish it with test() or wait().
-Napi::Value Iallreduce(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireInit(env, "iallreduce");
-  Buffer b = bufferOf(env, info[0], "iallreduce");
-  if (b.type == MPI_BYTE) fail(env, "iallreduce: bytes cannot be reduced");
-  if (b.length > INT_MAX) fail(env, "iallreduce: a bucket holds at most 2^31-1 elements");
-  Pending entry;
-  check(env,
-        MPI_Iallreduce(MPI_IN_PLACE, b.data, static_cast<int>(b.length), b.type, MPI_SUM, MPI_COMM_WORLD,
-                       &entry.request),
-        "MPI_Iallreduce");
-  entry.keep = Napi::Persistent(info[0].As<Napi::TypedArray>());
-  const int handle = nextHandle++;
-  pending.emplace(handle, std::move(entry));
-  return Napi::Number::New(env, handle);
-}
-
-Pending& pendingOf(Napi::Env env, const Napi::Value& v, const char* what) {
-  const int handle = v.IsNumber() ? v.As<Napi::Number>().Int32Value() : 0;
-  auto it = pending.find(handle);
-  if (it == pending.end()) fail(env, std::string(what) + ": unknown or finished request " + std::to_string(handle));
-  return it->second;
-}
-
-// test(handle) -> whether the request finished (it is then released). Also drives MPI's progress.
-Napi::Value Test(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Pending& p = pendingOf(env, info[0], "test");
-  int done = 0;
-  check(env, MPI_Test(&p.request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-  if (done) pending.erase(info[0].As<Napi::Number>().Int32Value());
-  return Napi::Boolean::New(env, done != 0);
-}
-
-// wait(handle): blocks until the request finished.
-Napi::Value Wait(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Pending& p = pendingOf(env, info[0], "wait");
-  check(env, MPI_Wait(&p.request, MPI_STATUS_IGNORE), "MPI_Wait");
-  pending.erase(info[0].As<Napi::Number>().Int32Value());
-  return env.Undefined();
-}
-
 // broadcast(array, root): rank `root`'s contents replace everyone else's (any typed array, as bytes).
 Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -252,8 +198,6 @@ Napi::Value Finalize(const Napi::CallbackInfo& info) {
   int fin = 0;
   MPI_Finalized(&fin);
   if (!state.initialized || fin) return env.Undefined();
-  for (auto& [handle, p] : pending) MPI_Wait(&p.request, MPI_STATUS_IGNORE);
-  pending.clear();
   check(env, MPI_Finalize(), "MPI_Finalize");
   return env.Undefined();
 }
@@ -261,9 +205,6 @@ Napi::Value Finalize(const Napi::CallbackInfo& info) {
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New(env, Init, "init"));
   exports.Set("allreduce", Napi::Function::New(env, Allreduce, "allreduce"));
-  exports.Set("iallreduce", Napi::Function::New(env, Iallreduce, "iallreduce"));
-  exports.Set("test", Napi::Function::New(env, Test, "test"));
-  exports.Set("wait", Napi::Function::New(env, Wait, "wait"));
   exports.Set("broadcast", Napi::Function::New(env, Broadcast, "broadcast"));
   exports.Set("allgather", Napi::Function::New(env, Allgather, "allgather"));
   exports.Set("barrier", Napi::Function::New(env, Barrier, "barrier"));
