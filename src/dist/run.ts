@@ -1,0 +1,77 @@
+/**
+ * One rank of a data-parallel `lape train` (started by mpirun, srun or `--nproc-per-node`): joins the
+ * MPI job, sizes its kernel threads, trains its shard with the gradients averaged over the ranks, and
+ * ends the way the job needs: errors every rank knows are reported once by rank 0 and every rank exits
+ * normally; an error only this rank knows is printed with its rank and aborts the whole job at once.
+ */
+import { DivergedError, train, type TrainResult } from '../train/train.js';
+import type { TrainConfig } from '../train/config.js';
+import { CollectiveError, DataParallel } from './data_parallel.js';
+import { applyRankThreads } from './threads.js';
+import { World } from './world.js';
+
+/** Signals that ask a rank to stop after the current step: SIGUSR2 is what the launcher sends. */
+const STOP_SIGNALS = ['SIGINT', 'SIGUSR2'] as const;
+
+export interface RankOptions {
+  progress: boolean;
+  /** `--nproc-per-node` as given to this rank: checked against the ranks MPI started on this host. */
+  nprocPerNode?: number;
+  log?: (line: string) => void;
+}
+
+export interface RankOutcome {
+  /** The run's result on this rank; null when it failed. */
+  result: TrainResult | null;
+  exitCode: number;
+  /** Whether this is rank 0, which alone prints results. */
+  lead: boolean;
+}
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Trains `cfg` as one rank of the MPI job this process belongs to. */
+export async function trainRank(cfg: TrainConfig, opts: RankOptions): Promise<RankOutcome> {
+  const world = World.init('data-parallel training (--nproc-per-node, mpirun)');
+  const threads = applyRankThreads(world.localSize);
+  const controller = new AbortController();
+  const onStop = (): void => controller.abort();
+  for (const s of STOP_SIGNALS) process.on(s, onStop);
+  const dp = new DataParallel(world, { signal: controller.signal });
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  try {
+    if (opts.nprocPerNode !== undefined && opts.nprocPerNode !== world.localSize) {
+      throw new Error(
+        `--nproc-per-node ${opts.nprocPerNode} does not match the ${world.localSize} ranks MPI started on ${world.host}`,
+      );
+    }
+    if (dp.isLead) {
+      log(
+        `data-parallel: ${world.size} ranks (${world.localSize} on ${world.host}), ${threads.threads} thread(s) each${threads.from === 'environment' ? ' (from the environment)' : ''}, ${world.library}; global batch ${world.size} x ${cfg.batchSize} = ${world.size * cfg.batchSize}`,
+      );
+    }
+    const result = await train(cfg, { dataParallel: dp, progress: opts.progress, log });
+    world.finalize();
+    return { result, exitCode: result.outcome === 'interrupted' ? 130 : 0, lead: dp.isLead };
+  } catch (e) {
+    let err = e;
+    if (!dp.startupVerified) {
+      // Some ranks may have set up fine and wait for the start-up agreement: report this error there.
+      try {
+        dp.verifyStartup({ error: message(e) });
+      } catch (collective) {
+        err = collective;
+      }
+    }
+    if (err instanceof CollectiveError || err instanceof DivergedError) {
+      if (dp.isLead) process.stderr.write(`lape: ${message(err)}\n`);
+      world.finalize();
+      return { result: null, exitCode: 1, lead: dp.isLead };
+    }
+    process.stderr.write(`lape: ${world.describe()}: ${message(err)}\n`);
+    if (process.env.LAPE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
+    return world.abort(1);
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, onStop);
+  }
+}
