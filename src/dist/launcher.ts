@@ -83,6 +83,12 @@ const RANK_REPORTED = [
   /unable to reliably start/,
 ];
 
+/** mpirun's chatter: its note on forwarding our stop signal, and Open MPI 4.1's harmless show_help bug. */
+const NOISE = [
+  /^mpirun: Forwarding signal/,
+  /ORTE_ERROR_LOG: Data unpack would read past end of buffer .*show_help/,
+];
+
 /** The mpirun to run (LAPE_MPIRUN overrides), or an error saying what to install. */
 function findMpirun(env: NodeJS.ProcessEnv): string {
   const mpirun = env.LAPE_MPIRUN ?? 'mpirun';
@@ -150,7 +156,7 @@ export async function launch(opts: LaunchOptions): Promise<number> {
           return;
         }
         if (BANNER_RULE.test(line)) banner = [];
-        else if (/^mpirun: Forwarding signal/.test(line) && !debug) return;
+        else if (!debug && NOISE.some((re) => re.test(line))) return;
         else if (/^ssh: /.test(line)) sshLines.push(line.trim());
         else out.write(`${line}\n`);
       });
