@@ -104,6 +104,16 @@ export function setNumThreads(n: number): void {
   applyThreads();
 }
 
+/** One line naming the engine that runs the kernels, e.g. `native (oneDNN 2.6.3, avx512_core_bf16), 2 threads`. */
+export function describeEngine(): string {
+  const backend = getBackend();
+  if (backend.name === 'js') return 'js (portable TypeScript kernels), 1 thread';
+  const info = nativeInfo();
+  const detail = info.available ? `oneDNN ${info.info.dnnlVersion}, ${info.info.isa}` : 'oneDNN';
+  const n = numThreads();
+  return `native (${detail}), ${n} thread${n === 1 ? '' : 's'}`;
+}
+
 function applyThreads(): void {
   if (current?.name === 'native') loadNativeAddon()?.setThreads(numThreads());
 }
