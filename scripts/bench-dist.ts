@@ -137,10 +137,12 @@ function main(): void {
   const node = [process.execPath, '--import', 'tsx', self];
   const extra = [...(quick ? ['--quick'] : []), '--batch', String(globalBatch), '--ranks', String(ranks)];
   const single = runChild(node[0], [...node.slice(1), '--child', 'single', ...extra], {
+    LAPE_NUM_THREADS: String(ranks),
     OMP_NUM_THREADS: String(ranks),
   });
   const command = [...node, '--child', 'rank', ...extra];
   const multi = runChild('mpirun', mpirunArgs({ nprocPerNode: ranks, hosts: null, command }), {
+    LAPE_NUM_THREADS: '1',
     OMP_NUM_THREADS: '1',
   });
   const r: Result = {

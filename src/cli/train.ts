@@ -68,6 +68,7 @@ interface TrainFlags extends ModelFlags {
   progress: boolean;
   nprocPerNode?: number;
   hosts?: string[];
+  threads?: number;
   distEval?: boolean;
 }
 
@@ -269,6 +270,7 @@ export function trainCommand(): Command {
         const { result, exitCode, lead } = await trainRank(cfg, {
           progress: f.progress,
           nprocPerNode: f.nprocPerNode,
+          threads: f.threads,
         });
         if (result && lead) printFinal(result);
         process.exitCode = exitCode;

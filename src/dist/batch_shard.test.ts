@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { getBackend, withBackend } from '../backend/registry.js';
+import { getBackend } from '../backend/registry.js';
 import { attention } from '../ops/attention.js';
 import { dropout, dropPath, withBatchShard } from '../ops/dropout.js';
 import { Rng } from '../tensor/random.js';
@@ -34,24 +34,23 @@ describeBackends('dropout masks split across data-parallel ranks', (backend) => 
     ],
   ];
   for (const [name, op, shape] of cases) {
-    it(`${name}: rank r of N computes rows r, r + N, ... of the global batch's result`, () =>
-      withBackend(backend, () => {
-        assert.equal(getBackend().name, backend);
-        const x = randTensor(shape, new Rng(11));
-        const whole = op(x, new Rng(5));
-        for (const replicas of [2, 3]) {
-          for (let rank = 0; rank < replicas; rank++) {
-            const mine = withBatchShard({ rank, replicas }, () => op(rowsOf(x, rank, replicas), new Rng(5)));
-            assert.deepEqual(
-              mine.toArray(),
-              rowsOf(whole, rank, replicas).toArray(),
-              `rank ${rank} of ${replicas}`,
-            );
-          }
+    it(`${name}: rank r of N computes rows r, r + N, ... of the global batch's result`, () => {
+      assert.equal(getBackend().name, backend);
+      const x = randTensor(shape, new Rng(11));
+      const whole = op(x, new Rng(5));
+      for (const replicas of [2, 3]) {
+        for (let rank = 0; rank < replicas; rank++) {
+          const mine = withBatchShard({ rank, replicas }, () => op(rowsOf(x, rank, replicas), new Rng(5)));
+          assert.deepEqual(
+            mine.toArray(),
+            rowsOf(whole, rank, replicas).toArray(),
+            `rank ${rank} of ${replicas}`,
+          );
         }
-        // Without the shard a rank would draw the global mask's first rows instead: different values.
-        const unsharded = op(rowsOf(x, 1, 2), new Rng(5));
-        assert.notDeepEqual(unsharded.toArray(), rowsOf(whole, 1, 2).toArray());
-      }));
+      }
+      // Without the shard a rank would draw the global mask's first rows instead: different values.
+      const unsharded = op(rowsOf(x, 1, 2), new Rng(5));
+      assert.notDeepEqual(unsharded.toArray(), rowsOf(whole, 1, 2).toArray());
+    });
   }
 });

@@ -4,7 +4,7 @@
  * sum times 1/N is written back. One message per bucket instead of one per tensor keeps the latency
  * cost per step at a handful of round trips (DeiT-B has 152 parameter tensors).
  */
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { World } from './world.js';
 
@@ -70,7 +70,6 @@ export class GradientAverager {
    */
   average(params: readonly Tensor[]): void {
     if (this.world.size === 1) return;
-    const backend = getBackend();
     const scale = 1 / this.world.size;
     for (const b of this.layout(params)) {
       b.params.forEach((p, i) => {
@@ -85,7 +84,7 @@ export class GradientAverager {
       this.stats.bytes += b.buffer.byteLength;
       b.params.forEach((p, i) => {
         const at = b.offsets[i];
-        if (p.grad) backend.affine(b.buffer.subarray(at, at + p.size), scale, 0, p.grad.data);
+        if (p.grad) dispatch.affine({ x: b.buffer.subarray(at, at + p.size), out: p.grad, alpha: scale });
       });
     }
   }

@@ -54,16 +54,21 @@ describe('ranks and threads', () => {
     assert.equal(defaultThreadsPerRank(2, 16, 4), 4); // bound to 4 cores
   });
 
-  it('leaves a thread count set in the environment alone, else sets OMP_NUM_THREADS', () => {
-    const env: NodeJS.ProcessEnv = { OMP_NUM_THREADS: '3' };
-    assert.deepEqual(applyRankThreads(2, env), { threads: 3, from: 'environment' });
-    const lapeEnv: NodeJS.ProcessEnv = { LAPE_NUM_THREADS: '5' };
-    assert.deepEqual(applyRankThreads(2, lapeEnv), { threads: 5, from: 'environment' });
-    assert.equal(lapeEnv.OMP_NUM_THREADS, '5');
-    const empty: NodeJS.ProcessEnv = {};
-    const r = applyRankThreads(1, empty);
+  it('a --threads flag or a thread variable wins, else the default per rank is applied', () => {
+    const applied: number[] = [];
+    const apply = (n: number): void => void applied.push(n);
+    assert.deepEqual(applyRankThreads(2, 6, {}, apply), { threads: 6, from: 'flag' });
+    assert.deepEqual(applyRankThreads(2, undefined, { OMP_NUM_THREADS: '3' }, apply), {
+      threads: 3,
+      from: 'environment',
+    });
+    assert.deepEqual(applyRankThreads(2, undefined, { LAPE_NUM_THREADS: '5' }, apply), {
+      threads: 5,
+      from: 'environment',
+    });
+    const r = applyRankThreads(1, undefined, {}, apply);
     assert.equal(r.from, 'default');
-    assert.equal(empty.OMP_NUM_THREADS, String(r.threads));
+    assert.deepEqual(applied, [6, r.threads]);
   });
 
   it('recognizes an MPI job from the launchers environment', () => {

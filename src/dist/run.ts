@@ -17,6 +17,8 @@ export interface RankOptions {
   progress: boolean;
   /** `--nproc-per-node` as given to this rank: checked against the ranks MPI started on this host. */
   nprocPerNode?: number;
+  /** `--threads N` (or LAPE_NUM_THREADS); default: the cores shared by the ranks on this machine. */
+  threads?: number;
   log?: (line: string) => void;
 }
 
@@ -33,7 +35,7 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 /** Trains `cfg` as one rank of the MPI job this process belongs to. */
 export async function trainRank(cfg: TrainConfig, opts: RankOptions): Promise<RankOutcome> {
   const world = World.init('data-parallel training (--nproc-per-node, mpirun)');
-  const threads = applyRankThreads(world.localSize);
+  const threads = applyRankThreads(world.localSize, opts.threads);
   const controller = new AbortController();
   const onStop = (): void => controller.abort();
   for (const s of STOP_SIGNALS) process.on(s, onStop);
@@ -47,7 +49,7 @@ export async function trainRank(cfg: TrainConfig, opts: RankOptions): Promise<Ra
     }
     if (dp.isLead) {
       log(
-        `data-parallel: ${world.size} ranks (${world.localSize} on ${world.host}), ${threads.threads} thread(s) each${threads.from === 'environment' ? ' (from the environment)' : ''}, ${world.library}; global batch ${world.size} x ${cfg.batchSize} = ${world.size * cfg.batchSize}`,
+        `data-parallel: ${world.size} ranks (${world.localSize} on ${world.host}), ${threads.threads} thread(s) each${threads.from === 'default' ? '' : ` (from ${threads.from === 'flag' ? '--threads' : 'the environment'})`}, ${world.library}; global batch ${world.size} x ${cfg.batchSize} = ${world.size * cfg.batchSize}`,
       );
     }
     const result = await train(cfg, { dataParallel: dp, progress: opts.progress, log });

@@ -1,12 +1,9 @@
 /**
- * Kernel threads per data-parallel rank: the machine's cores shared evenly by the ranks on it. The one
- * place that decides it; it works through the environment of each rank, which the OpenMP runtime of
- * the kernels reads when it loads.
+ * Kernel threads per data-parallel rank: the machine's cores shared evenly by the ranks on it, unless
+ * the user chose (`--threads N`, LAPE_NUM_THREADS, OMP_NUM_THREADS). The one place that decides it.
  */
 import os from 'node:os';
-
-/** Variables that already fix the thread count (the user's choice wins). */
-const THREAD_VARIABLES = ['LAPE_NUM_THREADS', 'OMP_NUM_THREADS'] as const;
+import { setNumThreads } from '../backend/registry.js';
 
 /**
  * Threads for one of `localSize` ranks on this machine: cores / localSize (at least 1). A rank that
@@ -21,22 +18,30 @@ export function defaultThreadsPerRank(
   return Math.max(1, Math.floor(cores / Math.max(1, localSize)));
 }
 
+export interface RankThreads {
+  threads: number;
+  from: 'flag' | 'environment' | 'default';
+}
+
 /**
- * Sets this rank's thread count unless the environment already does; returns the count and where it
- * came from. Call it before the native backend loads.
+ * Sets this rank's kernel threads: `requested` (--threads N, which also reads LAPE_NUM_THREADS),
+ * else the environment's LAPE_NUM_THREADS / OMP_NUM_THREADS, else cores / ranks on this machine.
  */
 export function applyRankThreads(
   localSize: number,
+  requested?: number,
   env: NodeJS.ProcessEnv = process.env,
-): { threads: number; from: 'environment' | 'default' } {
-  for (const name of THREAD_VARIABLES) {
+  apply: (n: number) => void = setNumThreads,
+): RankThreads {
+  if (requested !== undefined) {
+    apply(requested);
+    return { threads: requested, from: 'flag' };
+  }
+  for (const name of ['LAPE_NUM_THREADS', 'OMP_NUM_THREADS']) {
     const v = Number(env[name]);
-    if (env[name] !== undefined && Number.isInteger(v) && v >= 1) {
-      env.OMP_NUM_THREADS ??= String(v);
-      return { threads: v, from: 'environment' };
-    }
+    if (env[name] !== undefined && Number.isInteger(v) && v >= 1) return { threads: v, from: 'environment' };
   }
   const threads = defaultThreadsPerRank(localSize);
-  env.OMP_NUM_THREADS = String(threads);
+  apply(threads);
   return { threads, from: 'default' };
 }

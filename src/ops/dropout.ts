@@ -7,7 +7,7 @@
  * process of batch N * B drops. Axis 0 of every masked tensor is then the batch.
  */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import type { Rng } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryRaw } from './binary.js';
@@ -33,16 +33,15 @@ export function withBatchShard<T>(shard: BatchShard | null, fn: () => T): T {
 
 /** Fills `mask` (axis 0 = the batch) with keep-and-scale values for `seed`; see withBatchShard. */
 export function fillDropoutMask(seed: number, p: number, mask: Tensor): void {
-  const backend = getBackend();
   const shard = batchShard;
   if (shard === null) {
-    backend.dropoutMask(seed, p, mask.data);
+    dispatch.dropoutMask({ seed, p, mask });
     return;
   }
   const rows = mask.shape[0];
   const per = mask.size / rows; // elements of one sample
   const global = Tensor.empty([rows * shard.replicas, ...mask.shape.slice(1)]);
-  backend.dropoutMask(seed, p, global.data);
+  dispatch.dropoutMask({ seed, p, mask: global });
   for (let k = 0; k < rows; k++) {
     const from = (k * shard.replicas + shard.rank) * per;
     mask.data.set(global.data.subarray(from, from + per), k * per);
