@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { DataError } from '../data/errors.js';
 import type { Shard } from '../data/sampler.js';
 import { withBatchShard } from '../ops/dropout.js';
+import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { EvalResult } from '../train/evaluate.js';
 import { DEFAULT_BUCKET_ELEMENTS, GradientAverager } from './gradients.js';
@@ -29,10 +30,12 @@ interface StartupRecord {
   fingerprint?: Fingerprint;
 }
 
-/** A short content hash of float arrays (the weights), for comparing ranks. */
-export function hashArrays(arrays: Iterable<Float32Array>): string {
+/** A short content hash of a model's float32 parameters and buffers, for comparing ranks. */
+export function hashWeights(model: Module): string {
   const h = createHash('sha1');
-  for (const a of arrays) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  for (const t of model.stateDict().values()) {
+    if (t.dtype === 'float32') h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
   return h.digest('hex').slice(0, 16);
 }
 
@@ -156,8 +159,8 @@ export class DataParallel {
   }
 
   /** Checks that every rank still holds the same weights (an all-reduce that differed across ranks). */
-  checkInSync(weights: Iterable<Float32Array>, epoch: number): void {
-    const hashes = this.world.allgatherJson(hashArrays(weights), 64);
+  checkInSync(model: Module, epoch: number): void {
+    const hashes = this.world.allgatherJson(hashWeights(model), 64);
     const other = hashes.findIndex((h) => h !== hashes[0]);
     if (other > 0) {
       throw new CollectiveError(

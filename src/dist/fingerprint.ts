@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { VisionTransformer } from '../models/vision_transformer.js';
 import type { TrainingState } from '../train/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
-import { type Fingerprint, hashArrays } from './data_parallel.js';
+import { type Fingerprint, hashWeights } from './data_parallel.js';
 
 const hashJson = (v: unknown): string =>
   createHash('sha1').update(JSON.stringify(v)).digest('hex').slice(0, 16);
@@ -40,8 +40,6 @@ export function startupFingerprint(f: StartupFacts): Fingerprint {
     'training flags': hashJson(recipe),
     'dataset size': hashJson({ train: f.trainImages, val: f.valImages, classes: f.numClasses }),
     'resume point': hashJson({ epoch: state.epoch, batches: state.batchesDone, rng: state.rng }),
-    'initial weights': hashArrays(
-      [...model.stateDict().values()].flatMap((t) => (t.dtype === 'float32' ? [t.data] : [])),
-    ),
+    'initial weights': hashWeights(model),
   };
 }

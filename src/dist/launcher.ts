@@ -67,6 +67,8 @@ export function summarizeFailure(notices: string[], sshLines: string[]): string 
   if (died) {
     return `rank ${died[1]} on ${died[2]} died (signal ${died[3]}, ${died[4]}); mpirun stopped the other ranks`;
   }
+  if (/plm_rsh_agent/.test(all))
+    return 'other hosts are reached over ssh, and no ssh client is installed (apt-get install openssh-client)';
   if (/unable to reliably start one or more daemons/.test(all) || sshLines.length > 0) {
     const why = sshLines[0] ?? 'a host did not answer';
     return `could not start ranks on every host (${why}); each host must accept ssh without a password and have lape at the same path`;
@@ -81,6 +83,7 @@ const RANK_REPORTED = [
   /exited with non-zero status/,
   /exited on signal/,
   /unable to reliably start/,
+  /plm_rsh_agent/,
 ];
 
 /** mpirun's chatter: its note on forwarding our stop signal, and Open MPI 4.1's harmless show_help bug. */

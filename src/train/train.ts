@@ -132,10 +132,6 @@ function loadTeacher(cfg: TrainConfig, numClasses: number): VisionTransformer | 
   return teacher.eval();
 }
 
-function* floatWeights(model: VisionTransformer): Generator<Float32Array> {
-  for (const t of model.stateDict().values()) if (t.dtype === 'float32') yield t.data;
-}
-
 function copyEma(ema: ModelEma, sd: StateDict): void {
   for (const [k, t] of ema.shadow) {
     const src = sd.get(k);
@@ -326,7 +322,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       epoch_seconds: secs,
     };
     state = { ...state, epoch: epoch + 1, batchesDone: 0, rng: model.rng.state() };
-    dp?.checkInSync(floatWeights(model), epoch);
+    dp?.checkInSync(model, epoch);
     if (valLoader) {
       final = await evaluate(model, valLoader);
       if (dp && cfg.distEval) final = dp.reduceEval(final);
