@@ -6,6 +6,7 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeEngine } from '../backend/registry.js';
+import { ampAvailable } from '../ops/autocast.js';
 import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
 import { readStateDict } from '../io/pth.js';
@@ -189,6 +190,8 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     );
   }
 
+  const amp = ampAvailable(cfg.amp, log);
+  if (amp) log('precision: bfloat16 autocast (float32 weights, gradients and optimizer)');
   const ctx: StepContext = {
     model,
     optimizer,
@@ -197,6 +200,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     teacher,
     clipGrad: cfg.clipGrad,
     ema,
+    amp,
   };
   const out = cfg.outputDir;
   if (out) mkdirSync(out, { recursive: true });
@@ -282,7 +286,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     };
     state = { ...state, epoch: epoch + 1, batchesDone: 0, rng: model.rng.state() };
     if (valLoader) {
-      final = await evaluate(model, valLoader);
+      final = await evaluate(model, valLoader, { amp });
       Object.assign(entry, { test_loss: final.loss, test_acc1: final.acc1, test_acc5: final.acc5 });
       log(
         `epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)}, test acc1 ${final.acc1.toFixed(2)}% acc5 ${final.acc5.toFixed(2)}% loss ${final.loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`,
