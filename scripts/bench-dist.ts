@@ -60,6 +60,7 @@ function timeSteps(batch: number, dp: DataParallel | null): { stepMs: number; al
     teacher: null,
     clipGrad: null,
     ema: null,
+    amp: false,
     dataParallel: dp,
   };
   const rng = new Rng(1 + (dp?.rank ?? 0));

@@ -125,6 +125,7 @@ function plainStepContext(model: VisionTransformer, optimizer: AdamW, smoothing:
     teacher: null,
     clipGrad: null,
     ema: null,
+    amp: false,
   };
 }
 

@@ -8,12 +8,13 @@ import { train, type TrainResult } from '../train/train.js';
 import { evaluateCheckpoint, printEval } from './eval.js';
 import {
   addModelOptions,
+  AMP_HELP,
   choice,
   dataSet,
   int,
+  type ModelFlags,
   modelOverrides,
   num,
-  type ModelFlags,
   withInterruptSignal,
 } from './options.js';
 
@@ -70,6 +71,7 @@ interface TrainFlags extends ModelFlags {
   hosts?: string[];
   threads?: number;
   distEval?: boolean;
+  amp?: boolean;
 }
 
 export function configFromFlags(f: TrainFlags): TrainConfig {
@@ -127,6 +129,7 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
     resume: f.resume ?? null,
     evalEachEpoch: true,
     distEval: f.distEval ?? false,
+    amp: f.amp ?? false,
   };
 }
 
@@ -250,6 +253,7 @@ export function trainCommand(): Command {
     .option('--finetune <ckpt>', 'start from these weights (PE resized, new head if needed)')
     .option('--attn-only', 'train only attention, embeddings and head')
     .option('--no-progress', 'no progress bar or progress lines')
+    .option('--amp', AMP_HELP)
     .option(
       '--nproc-per-node <n>',
       'data-parallel ranks on this machine (on each --hosts host), started through mpirun',

@@ -45,11 +45,13 @@ export class Block extends Module {
    * added to norm1(x) in the same fused kernel; null when the PE was joined into x instead.
    */
   forward(x: Tensor, pe: Tensor | null): Tensor {
-    const a = this.attn.forward(this.norm1.forward(x, pe));
+    // Under autocast, norms whose output only feeds a GEMM (qkv, fc1) write it in bfloat16.
+    const gemmInput = { feedsGemm: true };
+    const a = this.attn.forward(this.norm1.forward(x, pe, gemmInput));
     const x1 = add(x, this.dropPath.forward(a));
     switch (this.opts.style) {
       case 'prenorm':
-        return add(x1, this.dropPath.forward(this.mlp.forward(this.norm2.forward(x1))));
+        return add(x1, this.dropPath.forward(this.mlp.forward(this.norm2.forward(x1, null, gemmInput))));
       case 'cct': {
         // Compact Transformers normalize the residual stream itself before the MLP.
         const x2 = this.norm2.forward(x1);

@@ -161,6 +161,7 @@ function argsNamespace(cfg: TrainConfig, world: RunWorld): PyObject {
     rank: world.rank,
     distributed: world.size > 1,
     dist_eval: cfg.distEval,
+    amp: cfg.amp,
     lape_config: JSON.stringify(cfg),
   };
   return new PyObject('argparse.Namespace', attrs);

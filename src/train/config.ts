@@ -87,6 +87,12 @@ export interface TrainConfig {
    * summed (DeiT's --dist-eval); otherwise every rank evaluates all of it, as the reference does.
    */
   distEval: boolean;
+  /**
+   * bfloat16 mixed precision (autocast) for the forward and backward passes and evaluation, on CPUs
+   * with AVX512_BF16 or AMX; elsewhere one warning and float32. Weights, gradients, optimizer state
+   * and checkpoints stay float32. Default false.
+   */
+  amp: boolean;
 }
 
 /** DeiT's defaults (main.py), with the values lape cannot know yet (model, data) filled in plainly. */
@@ -124,5 +130,6 @@ export function defaultTrainConfig(): TrainConfig {
     resume: null,
     evalEachEpoch: true,
     distEval: false,
+    amp: false,
   };
 }

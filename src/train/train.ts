@@ -7,6 +7,7 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeEngine } from '../backend/registry.js';
+import { ampAvailable } from '../ops/autocast.js';
 import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
 import type { DataParallel } from '../dist/data_parallel.js';
@@ -209,6 +210,8 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     );
   }
 
+  const amp = ampAvailable(cfg.amp, log);
+  if (amp) log('precision: bfloat16 autocast (float32 weights, gradients and optimizer)');
   const ctx: StepContext = {
     model,
     optimizer,
@@ -217,6 +220,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     teacher,
     clipGrad: cfg.clipGrad,
     ema,
+    amp,
     dataParallel: dp,
   };
   const loader: DataLoader = await trainLoader(cfg, trainSrc, imgSize, channels, {
@@ -324,7 +328,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     state = { ...state, epoch: epoch + 1, batchesDone: 0, rng: model.rng.state() };
     dp?.checkInSync(model, epoch);
     if (valLoader) {
-      final = await evaluate(model, valLoader);
+      final = await evaluate(model, valLoader, { amp });
       if (dp && cfg.distEval) final = dp.reduceEval(final);
       Object.assign(entry, { test_loss: final.loss, test_acc1: final.acc1, test_acc5: final.acc5 });
       log(
