@@ -108,7 +108,7 @@ function benchEncoder(): Result {
           dropPath: 0,
           normEps: 1e-6,
           style: 'prenorm',
-          peNorm: false,
+          peNorm: null,
         },
         rng,
       ),
