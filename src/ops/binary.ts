@@ -4,7 +4,7 @@ import type { BinaryOp } from '../backend/backend.js';
 import { getBackend } from '../backend/registry.js';
 import { broadcastShapes, broadcastStrides, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sum_to_shape.js';
 
 function checkFloat(op: string, ...xs: Tensor[]): void {
   for (const x of xs) if (x.dtype !== 'float32') throw new Error(`${op}: ${x.describe()} must be float32`);

@@ -6,7 +6,7 @@
 import { record } from '../autograd/tape.js';
 import { getBackend } from '../backend/registry.js';
 import { Tensor } from '../tensor/tensor.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sum_to_shape.js';
 
 export function layerNorm(
   x: Tensor,
