@@ -98,9 +98,3 @@ export function div(a: Tensor, b: Tensor): Tensor {
     return [ga, gb];
   });
 }
-
-/** Elementwise max/min without gradients to the non-selected side (used by clipping/metrics). */
-export function maximum(a: Tensor, b: Tensor): Tensor {
-  checkFloat('maximum', a, b);
-  return binaryRaw('max', a, b);
-}
