@@ -3,7 +3,7 @@
  * input's shape. Below both ops/reduce.ts (whose `sum` records a graph) and ops/shape.ts (whose
  * `expandTo` backward needs `sumToShape`), so that neither imports the other's module in a cycle.
  */
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { fmtShape, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -26,7 +26,7 @@ export function reduceSumRaw(x: Tensor, axes: readonly number[]): Tensor {
     const inner = shape.slice(last + 1).reduce((a, b) => a * b, 1);
     const nextShape = [...shape.slice(0, first), ...shape.slice(last + 1)];
     const out = Tensor.empty(nextShape);
-    getBackend().reduceSum(cur.data, out.data, outer, r, inner);
+    dispatch.reduceSum({ x: cur, out, outer, r, inner });
     if (cur !== x) cur.dispose();
     cur = out;
     shape = nextShape;
