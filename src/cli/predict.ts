@@ -9,7 +9,7 @@ import { decodeImage } from '../data/image_folder.js';
 import type { Channels } from '../data/image.js';
 import { datasetStats } from '../data/stats.js';
 import { compileTransform } from '../data/transforms/pipeline.js';
-import { Rng as DataRng } from '../data/rng.js';
+import { Rng } from '../tensor/random.js';
 import { fromFloat32, toFloat32 } from '../io/host_tensor.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { readStateDict } from '../io/pth.js';
@@ -53,7 +53,7 @@ async function imagesToBatch(
   const out = new Float32Array(paths.length * transform.sampleLength);
   for (const [i, p] of paths.entries()) {
     const img = await decodeImage(p, null);
-    transform.apply(img, DataRng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
+    transform.apply(img, Rng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
   }
   return out;
 }

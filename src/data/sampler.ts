@@ -8,7 +8,7 @@
  * global order: the batch one process of batch size replicas * batch would train on.
  */
 import { DataError } from './errors.js';
-import { Rng, RngStream } from './rng.js';
+import { Rng, RngStream } from '../tensor/random.js';
 
 /**
  * DeiT's RASampler for one process: each index of the (shuffled) order is repeated `repeats` times in a

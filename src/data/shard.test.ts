@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import type { Batch } from './batch.js';
 import { createLoader } from './loader.js';
 import { DEIT_MIXUP } from './mixup.js';
-import { Rng } from './rng.js';
+import { Rng } from '../tensor/random.js';
 import {
   type SamplerConfig,
   type Shard,

@@ -7,7 +7,7 @@ import { record } from '../autograd/tape.js';
 import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 import { emptyResult, type GemmOperandOptions } from './autocast.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sum_to_shape.js';
 
 export function layerNorm(
   x: Tensor,

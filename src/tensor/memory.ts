@@ -94,14 +94,6 @@ export function memoryInfo(): MemoryInfo {
   return { tensors: liveTensors, bytes: liveBytes, pooledBytes };
 }
 
-/** Drops every pooled buffer (e.g. after evaluation at a different batch size). */
-export function clearPool(): void {
-  f32Pool.clear();
-  i32Pool.clear();
-  u16Pool.clear();
-  pooledBytes = 0;
-}
-
 const scopes: Set<Disposable>[] = [];
 
 export function trackInScope(t: Disposable): void {

@@ -13,7 +13,7 @@ import type { DataLoader } from '../data/loader.js';
 import type { DataParallel } from '../dist/data_parallel.js';
 import { startupFingerprint } from '../dist/fingerprint.js';
 import { readStateDict } from '../io/pth.js';
-import { toFloat32, type StateDict } from '../io/host_tensor.js';
+import type { StateDict } from '../io/host_tensor.js';
 import { createModel } from '../models/registry.js';
 import { adaptForFinetune } from '../models/finetune.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
@@ -133,13 +133,6 @@ function loadTeacher(cfg: TrainConfig, numClasses: number): VisionTransformer | 
   return teacher.eval();
 }
 
-function copyEma(ema: ModelEma, sd: StateDict): void {
-  for (const [k, t] of ema.shadow) {
-    const src = sd.get(k);
-    if (src && t.dtype === 'float32' && src.data.length === t.size) t.data.set(toFloat32(src));
-  }
-}
-
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const dp = hooks.dataParallel ?? null;
   const lead = dp === null || dp.isLead;
@@ -186,9 +179,9 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     ...cfg.schedule,
   };
   const optimizer = buildOptimizer(cfg, model, baseLr);
-  const ema = cfg.ema ? new ModelEma(model.stateDict(), cfg.ema.decay) : null;
 
   let state: TrainingState = { epoch: 0, batchesDone: 0, maxAccuracy: 0, rng: null };
+  let savedEma: StateDict | null = null;
   if (cfg.resume) {
     const ck = readTrainingCheckpoint(cfg.resume);
     const modelSd = readStateDict(cfg.resume).stateDict;
@@ -196,7 +189,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     const optState = ck.raw.get('optimizer');
     if (optState !== undefined) loadOptimizerState(optimizer, optState, cfg.resume);
     const emaSd = ck.raw.get('model_ema');
-    if (ema && emaSd instanceof Map) copyEma(ema, emaSd as StateDict);
+    if (emaSd instanceof Map) savedEma = emaSd as StateDict;
     state = ck.state;
     const globalBatch = cfg.batchSize * worldSize;
     if (state.batchesDone > 0 && ck.globalBatch !== null && ck.globalBatch !== globalBatch) {
@@ -209,6 +202,12 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       `resumed from ${cfg.resume}: ${state.epoch} epochs done${state.batchesDone ? `, ${state.batchesDone} batches into the next` : ''}`,
     );
   }
+
+  // The EMA starts from the weights training starts from (after --finetune / --resume), as DeiT's.
+  const ema = cfg.ema ? new ModelEma(model.stateDict(), cfg.ema.decay) : null;
+  if (ema && savedEma && cfg.resume) ema.load(savedEma, cfg.resume);
+  else if (ema && cfg.resume)
+    log(`${cfg.resume} has no 'model_ema': the weight EMA starts from the resumed weights`);
 
   const amp = ampAvailable(cfg.amp, log);
   if (amp) log('precision: bfloat16 autocast (float32 weights, gradients and optimizer)');
