@@ -5,7 +5,8 @@
  * anything is built.
  */
 import { CheckpointError } from '../errors.js';
-import { type HostDType, isHostDType } from '../host_tensor.js';
+import { quote } from '../sanitize.js';
+import { type HostDType, type HostTensor, isHostDType } from '../host_tensor.js';
 import { PyGlobalRef, type PyValue, describeValue } from './values.js';
 
 /** The torch storage classes and the dtype of their elements; `null` for types lape cannot hold. */
@@ -82,7 +83,7 @@ export class Global extends Internal {
     super();
   }
   describe(): string {
-    return `global '${this.fullName}'`;
+    return `global ${quote(this.fullName)}`;
   }
 }
 
@@ -94,12 +95,18 @@ export class StorageType extends Internal {
     super();
   }
   describe(): string {
-    return `storage type 'torch.${this.name}'`;
+    return `storage type ${quote(`torch.${this.name}`)}`;
   }
 }
 
 /** A loaded storage: its bytes as an aligned typed-array-ready buffer, and its element count. */
 export class Storage extends Internal {
+  /** Bytes of the distinct views materialized from it so far. */
+  viewedBytes = 0;
+  /** Whether a tensor already uses `bytes` itself (the first contiguous view does; later ones copy). */
+  lent = false;
+  /** Materialized views by (offset, shape, stride): an identical view is the same tensor. */
+  readonly views = new Map<string, HostTensor>();
   constructor(
     readonly key: string,
     readonly dtype: HostDType,
@@ -109,7 +116,7 @@ export class Storage extends Internal {
     super();
   }
   describe(): string {
-    return `storage '${this.key}'`;
+    return `storage ${quote(this.key)}`;
   }
 }
 
@@ -120,13 +127,33 @@ export class NpDType extends Internal {
     super();
   }
   describe(): string {
-    return `numpy dtype '${this.code}'`;
+    return `numpy dtype ${quote(this.code)}`;
+  }
+}
+
+/**
+ * A tensor whose view a read limit refuses to materialize. Nothing is allocated for it; the error is
+ * raised where the tensor is stored, so it can name the tensor's key.
+ */
+export class RefusedTensor extends Internal {
+  constructor(
+    /** Completes "tensor 'key' ..." (e.g. "is a view of shape [..]: ... past the limit ..."). */
+    readonly problem: string,
+  ) {
+    super();
+  }
+  describe(): string {
+    return `a tensor that ${this.problem}`;
   }
 }
 
 /** A tuple holding internal items, such as the arguments of `_rebuild_tensor_v2`. */
 export class RawTuple extends Internal {
-  constructor(readonly items: Item[]) {
+  constructor(
+    readonly items: Item[],
+    /** Nesting depth counted in RawTuples (1 for one holding none). */
+    readonly depth: number,
+  ) {
     super();
   }
   describe(): string {
@@ -177,7 +204,7 @@ export function resolveGlobal(file: string, rawModule: string, name: string): It
   }
   throw new CheckpointError(
     file,
-    `pickle refers to global '${fullName}', which lape does not load (only tensors, containers and numbers are allowed)`,
+    `pickle refers to global ${quote(fullName)}, which lape does not load (only tensors, containers and numbers are allowed)`,
   );
 }
 

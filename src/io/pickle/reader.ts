@@ -4,7 +4,10 @@
  * Rebuilder's business (rebuild.ts), and which names exist at all is the allow-list's (globals.ts).
  */
 import { CheckpointError, withCheckpointErrors } from '../errors.js';
-import { type Item, Internal, RawTuple, resolveGlobal } from './globals.js';
+import { ReadBudget, type ReadLimits } from '../limits.js';
+import { quote } from '../sanitize.js';
+import { checkGraph } from './graph.js';
+import { type Item, Internal, RawTuple, RefusedTensor, resolveGlobal } from './globals.js';
 import { OP } from './opcodes.js';
 import { Rebuilder, type StorageLoader, type UnpicklerContext } from './rebuild.js';
 import { decodeLong, decodeRawUnicodeEscape, latin1, pyInt } from './text.js';
@@ -15,6 +18,10 @@ export interface UnpickleOptions {
   file: string;
   /** Resolves persistent ids; without it a pickle that refers to a storage is an error. */
   loadStorage?: StorageLoader;
+  /** Resource limits (see limits.ts); default: the current default limits. */
+  limits?: Partial<ReadLimits>;
+  /** A budget shared with the reader of the surrounding file (overrides `limits`). */
+  budget?: ReadBudget;
 }
 
 const UTF8 = new TextDecoder('utf-8');
@@ -91,12 +98,16 @@ class Unpickler implements UnpicklerContext {
   private readonly metastack: Item[][] = [];
   private readonly memo = new Map<number, Item>();
   private readonly rebuild: Rebuilder;
+  private readonly budget: ReadBudget;
+  /** RawTuples already converted to values: a shared tuple stays one shared PyTuple. */
+  private readonly converted = new WeakMap<RawTuple, PyTuple>();
   private opcodeAt = 0;
 
   constructor(data: Uint8Array, options: UnpickleOptions) {
     this.file = options.file;
+    this.budget = options.budget ?? new ReadBudget(options.file, options.limits, data.byteLength);
     this.r = new ByteReader(data, (problem) => this.fail(problem));
-    this.rebuild = new Rebuilder(this, options.loadStorage);
+    this.rebuild = new Rebuilder(this, this.budget, options.loadStorage);
   }
 
   fail(problem: string): never {
@@ -109,6 +120,7 @@ class Unpickler implements UnpicklerContext {
 
   /** Pushes onto the current stack (read at call time: popMark() may have just replaced it). */
   private push(item: Item): void {
+    this.budget.objectsCreated(1);
     this.stack.push(item);
   }
 
@@ -133,7 +145,16 @@ class Unpickler implements UnpicklerContext {
 
   /** An item used as a value (stored in a container or returned): internal objects are refused. */
   value(item: Item): PyValue {
-    if (item instanceof RawTuple) return new PyTuple(item.items.map((x) => this.value(x)));
+    if (item instanceof RawTuple) {
+      let t = this.converted.get(item);
+      if (t === undefined) {
+        this.budget.objectsCreated(item.items.length);
+        t = new PyTuple(item.items.map((x) => this.value(x)));
+        this.converted.set(item, t);
+      }
+      return t;
+    }
+    if (item instanceof RefusedTensor) this.fail(`pickle holds a tensor that ${item.problem}`);
     if (item instanceof Internal) {
       this.fail(`pickle uses ${item.describe()} as a value, which lape does not load`);
     }
@@ -156,7 +177,23 @@ class Unpickler implements UnpicklerContext {
   }
 
   private tuple(items: Item[]): Item {
-    return items.some((x) => x instanceof Internal) ? new RawTuple(items) : new PyTuple(items as PyValue[]);
+    this.budget.objectsCreated(items.length);
+    if (!items.some((x) => x instanceof Internal)) return new PyTuple(items as PyValue[]);
+    let depth = 1;
+    for (const x of items) if (x instanceof RawTuple) depth = Math.max(depth, x.depth + 1);
+    this.budget.depth(depth, 'pickle tuples');
+    return new RawTuple(items, depth);
+  }
+
+  /** The items of a container built from the stack: each counts against the object budget. */
+  private values(items: Item[]): PyValue[] {
+    this.budget.objectsCreated(items.length);
+    return items.map((x) => this.value(x));
+  }
+
+  private memoPut(index: number): void {
+    this.budget.objectsCreated(1);
+    this.memo.set(index, this.top());
   }
 
   private string(bytes: Uint8Array): string {
@@ -184,6 +221,7 @@ class Unpickler implements UnpicklerContext {
         case OP.STOP: {
           const result = this.value(this.pop());
           if (this.stack.length !== 0 || this.metastack.length !== 0) this.corrupt('items left on the stack');
+          checkGraph(result, this.budget, (problem) => this.fail(problem));
           return result;
         }
 
@@ -279,6 +317,7 @@ class Unpickler implements UnpicklerContext {
         // --- containers
         case OP.MARK:
           this.metastack.push(this.stack);
+          this.budget.depth(this.metastack.length, 'pickle MARKs');
           this.stack = [];
           break;
         case OP.EMPTY_TUPLE:
@@ -309,15 +348,16 @@ class Unpickler implements UnpicklerContext {
           this.push([]);
           break;
         case OP.LIST:
-          this.push(this.popMark().map((x) => this.value(x)));
+          this.push(this.values(this.popMark()));
           break;
         case OP.APPEND: {
           const item = this.value(this.pop());
+          this.budget.objectsCreated(1);
           this.listOnTop('APPEND').push(item);
           break;
         }
         case OP.APPENDS: {
-          const items = this.popMark().map((x) => this.value(x));
+          const items = this.values(this.popMark());
           const list = this.listOnTop('APPENDS');
           for (const x of items) list.push(x);
           break;
@@ -346,19 +386,14 @@ class Unpickler implements UnpicklerContext {
           this.push(new PySet([], false));
           break;
         case OP.ADDITEMS: {
-          const items = this.popMark().map((x) => this.value(x));
+          const items = this.values(this.popMark());
           const set = this.top();
           if (!(set instanceof PySet) || set.frozen) this.corrupt('ADDITEMS target is not a set');
           set.items.push(...items);
           break;
         }
         case OP.FROZENSET:
-          this.push(
-            new PySet(
-              this.popMark().map((x) => this.value(x)),
-              true,
-            ),
-          );
+          this.push(new PySet(this.values(this.popMark()), true));
           break;
 
         // --- stack and memo
@@ -373,16 +408,16 @@ class Unpickler implements UnpicklerContext {
           this.push(this.top());
           break;
         case OP.PUT:
-          this.memo.set(this.parseIndex(r.line()), this.top());
+          this.memoPut(this.parseIndex(r.line()));
           break;
         case OP.BINPUT:
-          this.memo.set(r.u8(), this.top());
+          this.memoPut(r.u8());
           break;
         case OP.LONG_BINPUT:
-          this.memo.set(r.u32(), this.top());
+          this.memoPut(r.u32());
           break;
         case OP.MEMOIZE:
-          this.memo.set(this.memo.size, this.top());
+          this.memoPut(this.memo.size);
           break;
         case OP.GET:
           this.push(this.memoGet(this.parseIndex(r.line())));
@@ -464,7 +499,9 @@ class Unpickler implements UnpicklerContext {
   }
 
   private parseInt(text: string): number | bigint {
-    if (!/^[+-]?\d+$/.test(text)) this.corrupt(`bad integer literal '${text.slice(0, 40)}'`);
+    if (!/^[+-]?\d+$/.test(text)) this.corrupt(`bad integer literal ${quote(text, 40)}`);
+    // Decimal-to-bigint conversion is quadratic; Python itself refuses more digits than this.
+    if (text.length > 4300) this.corrupt(`integer literal of ${text.length} digits (at most 4300 are read)`);
     return pyInt(BigInt(text));
   }
 
@@ -474,12 +511,12 @@ class Unpickler implements UnpicklerContext {
     if (t === 'inf' || t === '+inf') return Infinity;
     if (t === '-inf') return -Infinity;
     const v = Number(t);
-    if (t === '' || Number.isNaN(v)) this.corrupt(`bad float literal '${text.slice(0, 40)}'`);
+    if (t === '' || Number.isNaN(v)) this.corrupt(`bad float literal ${quote(text, 40)}`);
     return v;
   }
 
   private parseIndex(text: string): number {
-    if (!/^\d+$/.test(text)) this.corrupt(`bad memo index '${text.slice(0, 40)}'`);
+    if (!/^\d+$/.test(text)) this.corrupt(`bad memo index ${quote(text, 40)}`);
     return Number(text);
   }
 
@@ -490,7 +527,9 @@ class Unpickler implements UnpicklerContext {
       this.corrupt('STRING argument is not quoted');
     }
     const body = text.slice(1, -1);
-    const out: number[] = [];
+    // Each character gives at most one byte (an unknown escape gives its two characters back).
+    const out = new Uint8Array(body.length);
+    let n = 0;
     const simple: Record<string, number> = {
       n: 10,
       t: 9,
@@ -503,27 +542,30 @@ class Unpickler implements UnpicklerContext {
       f: 12,
       v: 11,
     };
+    const isOctal = (ch: string | undefined): boolean => ch !== undefined && ch >= '0' && ch <= '7';
     for (let i = 0; i < body.length; i++) {
       const c = body[i];
       if (c !== '\\') {
-        out.push(body.charCodeAt(i) & 0xff);
+        out[n++] = body.charCodeAt(i) & 0xff;
         continue;
       }
       const e = body[++i];
       if (e === undefined) this.corrupt('STRING ends in a backslash');
-      if (e in simple) out.push(simple[e]);
+      if (e in simple) out[n++] = simple[e];
       else if (e === 'x' && /^[0-9a-fA-F]{2}$/.test(body.slice(i + 1, i + 3))) {
-        out.push(parseInt(body.slice(i + 1, i + 3), 16));
+        out[n++] = parseInt(body.slice(i + 1, i + 3), 16);
         i += 2;
-      } else if (/[0-7]/.test(e)) {
-        const m = /^[0-7]{1,3}/.exec(body.slice(i)) as RegExpExecArray;
-        out.push(parseInt(m[0], 8) & 0xff);
-        i += m[0].length - 1;
+      } else if (isOctal(e)) {
+        let len = 1;
+        while (len < 3 && isOctal(body[i + len])) len++;
+        out[n++] = parseInt(body.slice(i, i + len), 8) & 0xff;
+        i += len - 1;
       } else {
-        out.push(92, body.charCodeAt(i) & 0xff); // unknown escapes stay as written, as in Python
+        out[n++] = 92; // unknown escapes stay as written, as in Python
+        out[n++] = body.charCodeAt(i) & 0xff;
       }
     }
-    return Uint8Array.from(out);
+    return out.slice(0, n);
   }
 
   private memoGet(i: number): Item {
@@ -546,12 +588,28 @@ class Unpickler implements UnpicklerContext {
 
   setItems(dict: PyDict, items: Item[]): void {
     if (items.length % 2 !== 0) this.corrupt('odd number of items for a dict');
-    for (let i = 0; i < items.length; i += 2) dict.set(this.key(items[i]), this.value(items[i + 1]));
+    this.budget.objectsCreated(items.length / 2);
+    for (let i = 0; i < items.length; i += 2) {
+      const key = this.key(items[i]);
+      const v = items[i + 1];
+      // A tensor a limit refused is reported here, where its name is known.
+      if (v instanceof RefusedTensor) this.fail(`tensor ${quote(describeKey(key))} ${v.problem}`);
+      dict.set(key, this.value(v));
+    }
   }
 
   args(item: Item, op: string): Item[] {
-    if (item instanceof PyTuple) return [...item.items];
+    if (item instanceof PyTuple) {
+      this.budget.objectsCreated(item.items.length);
+      return [...item.items];
+    }
     if (item instanceof RawTuple) return item.items;
     this.corrupt(`${op} arguments are not a tuple`);
   }
+}
+
+/** A dict key as text for messages. */
+function describeKey(key: PyKey): string {
+  if (key instanceof PyTuple) return `(${key.items.map((x) => String(x)).join(', ')})`;
+  return String(key);
 }

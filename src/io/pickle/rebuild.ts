@@ -13,8 +13,20 @@ import {
   isHostTensor,
   numelOf,
   tensorBytes,
+  tensorOverBytes,
 } from '../host_tensor.js';
-import { Global, type Item, NpDType, RawTuple, Storage, StorageType, describeItem } from './globals.js';
+import { type ReadBudget, formatBytes } from '../limits.js';
+import { quote } from '../sanitize.js';
+import {
+  Global,
+  type Item,
+  NpDType,
+  RawTuple,
+  RefusedTensor,
+  Storage,
+  StorageType,
+  describeItem,
+} from './globals.js';
 import { latin1, pyInt } from './text.js';
 import { type PyDict, PyObject, PySet, PyTuple, type PyValue } from './values.js';
 
@@ -51,9 +63,12 @@ export interface UnpicklerContext {
 /** The allow-listed callables and classes for one unpickle (it caches the storages it loaded). */
 export class Rebuilder {
   private readonly storages = new Map<string, Storage>();
+  /** `_codecs.encode` results by text. */
+  private readonly encoded = new Map<string, Uint8Array>();
 
   constructor(
     private readonly u: UnpicklerContext,
+    private readonly budget: ReadBudget,
     private readonly loadStorage: StorageLoader | undefined,
   ) {}
 
@@ -122,21 +137,25 @@ export class Rebuilder {
         const items = dims instanceof PyTuple ? dims.items : Array.isArray(dims) ? dims : null;
         if (!items || !items.every((d) => typeof d === 'number'))
           this.u.corrupt('torch.Size of non-integers');
-        return new PyTuple(items);
+        this.budget.objectsCreated(items.length);
+        return new PyTuple([...items]);
       }
       case 'set':
       case 'frozenset': {
         arity(0, 1);
         const items = args.length ? this.u.value(args[0]) : [];
         if (!Array.isArray(items)) this.u.corrupt(`${fn.fullName} argument is not a list`);
-        return new PySet(items, fn.kind === 'frozenset');
+        this.budget.objectsCreated(items.length);
+        return new PySet([...items], fn.kind === 'frozenset');
       }
       case 'bytes':
       case 'bytearray': {
         arity(0, 1);
         if (args.length === 0) return new Uint8Array(0);
         const src = this.u.value(args[0]);
-        if (src instanceof Uint8Array) return src.slice();
+        // Shared, not copied: lape never mutates loaded bytes, and a pickle that rebuilds one memoized
+        // value a million times must not make a million copies.
+        if (src instanceof Uint8Array) return src;
         this.u.corrupt(`${fn.fullName} of a non-bytes value`);
       }
       case 'codecs_encode': {
@@ -148,12 +167,16 @@ export class Rebuilder {
             `pickle calls _codecs.encode with an encoding other than latin1, which lape does not do`,
           );
         }
+        // The same text encodes to the same (shared) bytes: repeating a memoized call costs nothing.
+        const known = this.encoded.get(text);
+        if (known !== undefined) return known;
         const out = new Uint8Array(text.length);
         for (let i = 0; i < text.length; i++) {
           const c = text.charCodeAt(i);
           if (c > 0xff) this.u.corrupt('latin1 text with a character above U+00FF');
           out[i] = c;
         }
+        this.encoded.set(text, out);
         return out;
       }
       case 'reconstructor': {
@@ -223,7 +246,7 @@ export class Rebuilder {
         this.u.corrupt('bad numpy dtype state');
       }
       inst.order = state.items[1];
-    } else if (inst instanceof Map || isHostTensor(inst)) {
+    } else if (inst instanceof Map || isHostTensor(inst) || inst instanceof RefusedTensor) {
       // Instance attributes of a dict (state_dict()'s `_metadata` version table) or of a tensor: they
       // are parsed (so they pass the same checks) and dropped; lape keeps a dict's items only.
       this.u.value(stateItem);
@@ -232,8 +255,11 @@ export class Rebuilder {
     }
   }
 
-  private tensorArg(item: Item, what: string): HostTensor {
-    if (!isHostTensor(item)) this.u.corrupt(`${what} of something that is not a tensor`);
+  /** A tensor argument (a refused one passes through, to be reported under its key). */
+  private tensorArg(item: Item, what: string): HostTensor | RefusedTensor {
+    if (!isHostTensor(item) && !(item instanceof RefusedTensor)) {
+      this.u.corrupt(`${what} of something that is not a tensor`);
+    }
     return item;
   }
 
@@ -249,11 +275,13 @@ export class Rebuilder {
       this.u.corrupt('malformed storage id');
     }
     if (type.dtype === null) {
-      this.u.fail(`tensor storage '${key}' has type torch.${type.name}, whose dtype lape does not support`);
+      this.u.fail(
+        `tensor storage ${quote(key)} has type torch.${type.name}, whose dtype lape does not support`,
+      );
     }
     const cached = this.storages.get(key);
     if (cached) {
-      if (cached.dtype !== type.dtype) this.u.fail(`storage '${key}' is used with two dtypes`);
+      if (cached.dtype !== type.dtype) this.u.fail(`storage ${quote(key)} is used with two dtypes`);
       return cached;
     }
     const load = this.loadStorage;
@@ -262,11 +290,14 @@ export class Rebuilder {
     const need = numel * DTYPE_SIZE[type.dtype];
     if (bytes.byteLength < need) {
       this.u.fail(
-        `storage '${key}' has ${bytes.byteLength} bytes but the pickle says it holds ${numel} ${type.dtype} (${need} bytes)`,
+        `storage ${quote(key)} has ${bytes.byteLength} bytes but the pickle says it holds ${numel} ${type.dtype} (${need} bytes)`,
       );
     }
     // Typed arrays need element-aligned offsets; copy the rare misaligned buffer once.
-    if (bytes.byteOffset % DTYPE_SIZE[type.dtype] !== 0) bytes = bytes.slice();
+    if (bytes.byteOffset % DTYPE_SIZE[type.dtype] !== 0) {
+      this.budget.allocate(bytes.byteLength, `storage ${quote(key)}`);
+      bytes = bytes.slice();
+    }
     const storage = new Storage(key, type.dtype, bytes, numel);
     this.storages.set(key, storage);
     return storage;
@@ -284,8 +315,19 @@ export class Rebuilder {
     return [...items];
   }
 
-  /** `_rebuild_tensor_v2`: the (possibly strided, offset) view of a storage, copied into a dense tensor. */
-  private rebuildTensor(storageItem: Item, offsetItem: Item, sizeItem: Item, strideItem: Item): HostTensor {
+  /**
+   * `_rebuild_tensor_v2`: the (possibly strided, offset) view of a storage as a dense tensor. The first
+   * contiguous view of a storage uses the storage's bytes in place; other views are copied, and an
+   * identical view (same offset, shape and strides) is the same tensor. Copies are charged to the read
+   * budget before they are made; a view that would pass a limit comes back as a RefusedTensor, reported
+   * with its key when it is stored.
+   */
+  private rebuildTensor(
+    storageItem: Item,
+    offsetItem: Item,
+    sizeItem: Item,
+    strideItem: Item,
+  ): HostTensor | RefusedTensor {
     if (!(storageItem instanceof Storage)) {
       this.u.corrupt('tensor rebuilt from something that is not a storage');
     }
@@ -303,17 +345,47 @@ export class Rebuilder {
     } catch (err) {
       this.u.corrupt((err as Error).message);
     }
-    const out = emptyTensor(storage.dtype, shape);
-    if (numel === 0) return out;
+    if (numel === 0) return emptyTensor(storage.dtype, shape);
     let last = offset;
     for (let d = 0; d < shape.length; d++) last += (shape[d] - 1) * stride[d];
-    if (last >= storage.numel) {
+    if (!Number.isSafeInteger(last) || last >= storage.numel) {
       this.u.fail(
-        `storage '${storage.key}' is too small for a tensor of shape [${shape}] (offset ${offset}, strides [${stride}]): ` +
+        `storage ${quote(storage.key)} is too small for a tensor of shape [${shape}] (offset ${offset}, strides [${stride}]): ` +
           `it needs ${last + 1} elements, the storage has ${storage.numel}`,
       );
     }
-    gatherStrided(storage.bytes, tensorBytes(out), DTYPE_SIZE[storage.dtype], offset, shape, stride);
+    const viewKey = `${offset}|${shape.join(',')}|${stride.join(',')}`;
+    const seen = storage.views.get(viewKey);
+    if (seen !== undefined) return seen;
+
+    const itemSize = DTYPE_SIZE[storage.dtype];
+    const bytes = numel * itemSize;
+    const storageBytes = storage.numel * itemSize;
+    const contiguous = isContiguous(shape, stride);
+    const what = () =>
+      `is a view of shape [${shape}] with strides [${stride}] of storage ${quote(storage.key)} ` +
+      `(${storage.numel.toLocaleString('en')} ${storage.dtype} element${storage.numel === 1 ? '' : 's'}, ${formatBytes(storageBytes)})`;
+    // Bytes beyond the storage's own that this view adds (stride 0, overlaps, several views).
+    const excess =
+      Math.max(0, storage.viewedBytes + bytes - storageBytes) -
+      Math.max(0, storage.viewedBytes - storageBytes);
+    const problem = this.budget.problemWith(contiguous && !storage.lent ? 0 : bytes, excess, what);
+    if (problem !== null) return new RefusedTensor(problem);
+    storage.viewedBytes += bytes;
+
+    let out: HostTensor;
+    if (contiguous && !storage.lent) {
+      storage.lent = true;
+      out = tensorOverBytes(
+        storage.dtype,
+        shape,
+        storage.bytes.subarray(offset * itemSize, (offset + numel) * itemSize),
+      );
+    } else {
+      out = emptyTensor(storage.dtype, shape);
+      gatherStrided(storage.bytes, tensorBytes(out), itemSize, offset, shape, stride);
+    }
+    storage.views.set(viewKey, out);
     return out;
   }
 
@@ -322,7 +394,7 @@ export class Rebuilder {
     const order = /^[<>=|]/.test(dtype.code) ? dtype.code[0] : dtype.order;
     const size = Number(kind.slice(1));
     if (!/^[fiub]\d+$/.test(kind) || raw.length !== size) {
-      this.u.fail(`pickle holds a numpy scalar of dtype '${dtype.code}', which lape does not load`);
+      this.u.fail(`pickle holds a numpy scalar of dtype ${quote(dtype.code)}, which lape does not load`);
     }
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const le = order !== '>';
@@ -352,7 +424,7 @@ export class Rebuilder {
       case 'b1':
         return raw[0] !== 0;
       default:
-        this.u.fail(`pickle holds a numpy scalar of dtype '${dtype.code}', which lape does not load`);
+        this.u.fail(`pickle holds a numpy scalar of dtype ${quote(dtype.code)}, which lape does not load`);
     }
   }
 }
@@ -381,14 +453,9 @@ function gatherStrided(
   const s = view(src);
   const d = view(dst);
   const ndim = shape.length;
-  // Contiguous (C-order) views are one block copy.
-  let contiguous = true;
-  for (let k = ndim - 1, expect = 1; k >= 0; k--) {
-    if (shape[k] !== 1 && stride[k] !== expect) contiguous = false;
-    expect *= shape[k];
-  }
   const n = dst.byteLength / itemSize;
-  if (contiguous) {
+  // Contiguous (C-order) views are one block copy.
+  if (isContiguous(shape, stride)) {
     d.set(s.subarray(offset * words, (offset + n) * words));
     return;
   }
@@ -408,4 +475,13 @@ function gatherStrided(
       index[k] = 0;
     }
   }
+}
+
+/** Whether a view with these strides is C-contiguous (dimensions of size 1 may have any stride). */
+function isContiguous(shape: readonly number[], stride: readonly number[]): boolean {
+  for (let k = shape.length - 1, expect = 1; k >= 0; k--) {
+    if (shape[k] !== 1 && stride[k] !== expect) return false;
+    expect *= shape[k];
+  }
+  return true;
 }

@@ -72,15 +72,45 @@ const BATCH = 1000;
 /**
  * Serializes a value as a protocol-2 pickle the way torch.save does: dicts (Maps) as dicts, tensors as
  * `_rebuild_tensor_v2` of a persistent storage id, PyObjects as `argparse.Namespace`-style objects.
- * Integers within 2^53 (and bigints) are written as Python ints, other numbers as floats.
+ * Integers within 2^53 (and bigints) are written as Python ints, other numbers as floats. An object
+ * that occurs more than once is written once and referred to through the memo (as Python does), so a
+ * value with shared parts is written in time and space proportional to its distinct objects.
  */
 export function pickle(value: PyValue, options: PickleOptions): Uint8Array {
   return withCheckpointErrors(options.file, 'cannot write pickle', () => new Pickler(options).dump(value));
 }
 
+/** Objects the writer may meet more than once: containers, byte strings and tensors. */
+function isShareable(v: PyValue): v is Exclude<PyValue, null | boolean | number | bigint | string> {
+  return typeof v === 'object' && v !== null && !(v instanceof PyGlobalRef);
+}
+
+/** How often each shareable object occurs in `root` (each visited once, iteratively). */
+function countReferences(root: PyValue): Map<object, number> {
+  const counts = new Map<object, number>();
+  const todo: PyValue[] = [root];
+  while (todo.length > 0) {
+    const v = todo.pop() as PyValue;
+    if (!isShareable(v)) continue;
+    const n = counts.get(v) ?? 0;
+    counts.set(v, n + 1);
+    if (n > 0) continue;
+    if (Array.isArray(v)) todo.push(...v);
+    else if (v instanceof PyTuple || v instanceof PySet) todo.push(...v.items);
+    else if (v instanceof Map) for (const [k, x] of v) todo.push(k, x);
+    else if (v instanceof PyObject) todo.push(...Object.values(v.attrs));
+  }
+  return counts;
+}
+
 class Pickler {
   private readonly w = new ByteWriter();
+  /** Memo slots of global names already written. */
   private readonly memo = new Map<string, number>();
+  /** Memo slots of shared objects already written. */
+  private readonly written = new Map<object, number>();
+  private nextSlot = 0;
+  private counts = new Map<object, number>();
   private readonly active = new Set<object>();
 
   constructor(private readonly options: PickleOptions) {}
@@ -90,6 +120,7 @@ class Pickler {
   }
 
   dump(value: PyValue): Uint8Array {
+    this.counts = countReferences(value);
     this.w.byte(OP.PROTO);
     this.w.byte(2);
     this.save(value);
@@ -102,19 +133,17 @@ class Pickler {
     const full = `${module}\n${name}\n`;
     const index = this.memo.get(full);
     if (index !== undefined) {
-      if (index < 256) {
-        this.w.byte(OP.BINGET);
-        this.w.byte(index);
-      } else {
-        this.w.byte(OP.LONG_BINGET);
-        this.w.u32(index);
-      }
+      this.get(index);
       return;
     }
     this.w.byte(OP.GLOBAL);
     this.w.ascii(full);
-    const slot = this.memo.size;
-    this.memo.set(full, slot);
+    this.memo.set(full, this.put());
+  }
+
+  /** Stores the top of the stack in the next memo slot (BINPUT / LONG_BINPUT); returns the slot. */
+  private put(): number {
+    const slot = this.nextSlot++;
     if (slot < 256) {
       this.w.byte(OP.BINPUT);
       this.w.byte(slot);
@@ -122,6 +151,23 @@ class Pickler {
       this.w.byte(OP.LONG_BINPUT);
       this.w.u32(slot);
     }
+    return slot;
+  }
+
+  /** Pushes memo slot `slot` (BINGET / LONG_BINGET). */
+  private get(slot: number): void {
+    if (slot < 256) {
+      this.w.byte(OP.BINGET);
+      this.w.byte(slot);
+    } else {
+      this.w.byte(OP.LONG_BINGET);
+      this.w.u32(slot);
+    }
+  }
+
+  /** After a shared object's opcodes have pushed it: remember it, so later occurrences refer to it. */
+  private memoize(v: object): void {
+    if ((this.counts.get(v) ?? 0) > 1) this.written.set(v, this.put());
   }
 
   private int(v: number | bigint): void {
@@ -175,6 +221,21 @@ class Pickler {
   }
 
   private save(v: PyValue): void {
+    if (isShareable(v)) {
+      if (this.active.has(v)) this.fail('cannot write a value that contains itself');
+      const slot = this.written.get(v);
+      if (slot !== undefined) {
+        this.get(slot);
+        return;
+      }
+      this.saveObject(v);
+      this.memoize(v);
+    } else {
+      this.saveObject(v);
+    }
+  }
+
+  private saveObject(v: PyValue): void {
     const w = this.w;
     if (v === null) w.byte(OP.NONE);
     else if (v === true) w.byte(OP.NEWTRUE);
