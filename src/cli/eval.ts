@@ -8,7 +8,14 @@ import { defaultTrainConfig, type TrainConfig } from '../train/config.js';
 import { evalLoader, openSplit } from '../train/data.js';
 import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { createProgress } from '../train/progress.js';
-import { addModelOptions, dataSet, int, modelOverrides, type ModelFlags } from './options.js';
+import {
+  addModelOptions,
+  dataSet,
+  int,
+  modelOverrides,
+  type ModelFlags,
+  warnAboutWorkers,
+} from './options.js';
 
 export async function evaluateCheckpoint(
   cfg: TrainConfig,
@@ -68,6 +75,7 @@ export function evalCommand(): Command {
     .option('--json', 'print one JSON object with acc1, acc5, loss, images')
     .option('--no-progress', 'no progress bar')
     .action(async (f: EvalFlags) => {
+      warnAboutWorkers(f.numWorkers);
       const d = defaultTrainConfig();
       const cfg: TrainConfig = {
         ...d,

@@ -11,6 +11,7 @@ import {
   modelOverrides,
   num,
   type ModelFlags,
+  warnAboutWorkers,
   withInterruptSignal,
 } from './options.js';
 
@@ -222,6 +223,7 @@ export function trainCommand(): Command {
     .option('--attn-only', 'train only attention, embeddings and head')
     .option('--no-progress', 'no progress bar or progress lines')
     .action(async (f: TrainFlags) => {
+      warnAboutWorkers(f.numWorkers);
       const cfg = configFromFlags(f);
       if (f.eval) {
         if (!cfg.resume) throw new Error('--eval needs --resume CKPT');

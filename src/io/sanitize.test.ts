@@ -30,7 +30,7 @@ test('sanitizeMessage: at most 6 lines of at most 400 characters, no control cha
   assert.equal(lines.length, 6);
   assert.equal(lines[5], '... (3 more lines)');
   for (const l of lines) assert.ok(l.length <= 400, `${l.length}`);
-   
+
   assert.doesNotMatch(s, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
   assert.match(lines[1], /\.\.\. \(5,000 characters in all\)$/);
   assert.equal(sanitizeMessage('one line'), 'one line');
