@@ -97,6 +97,26 @@ describe('hostile files', () => {
     console.log(`peak memory per hostile file:\n  ${peaks.join('\n  ')}`);
   });
 
+  it('an image folder with one corrupt PNG: 10 of 10 training runs with 2 workers end with an error naming it', async () => {
+    // The audit's silent exit: the corrupt image in val/, met while a worker still had batches in flight.
+    const data = await makeImageFolder(3, 12);
+    const bad = join(data, 'val', 'class2', 'img3.png');
+    writeFileSync(bad, Buffer.from('\x89PNG\r\n\x1a\nnot really a png'));
+    const argv = ['train', '--model', 'lape_tiny', '--data-path', data, '--epochs', '1', '--batch-size', '4'];
+    const runs = Array.from({ length: 10 }, () => [
+      ...argv,
+      '--num-workers',
+      '2',
+      '--no-repeated-aug',
+      '--no-progress',
+    ]);
+    const results = runCli(runs);
+    results.forEach((r, i) =>
+      assertCleanFailure(r, 'img3.png', /expected a decodable image/, `run ${i + 1}`),
+    );
+    rmSync(data, { recursive: true, force: true });
+  });
+
   it('every command that takes a checkpoint is covered: predict, eval, visualize, --resume, --finetune, --teacher-path', async () => {
     const data = await makeImageFolder(2, 2);
     const bomb = join(dir, 'stride0-1g.pth');
