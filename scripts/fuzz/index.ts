@@ -145,7 +145,7 @@ function messageProblems(message: string, file: string): string[] {
   if (lines.length > 6) problems.push(`${lines.length} lines`);
   const long = lines.find((l) => l.length > 400);
   if (long) problems.push(`a line of ${long.length} characters`);
-  // eslint-disable-next-line no-control-regex
+
   if (/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(message)) problems.push('control characters');
   if (!message.includes(basename(file))) problems.push('does not name the file');
   return problems;
