@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { openDataset } from './datasets.js';
 import { DataError } from './errors.js';
+import { decodeImage } from './image_folder.js';
 
 /** A width x height image whose pixel (x, y) is [x * 10, y * 10, 200] (+ alpha 7 when 4 channels). */
 function raw(width: number, height: number, channels: 1 | 3 | 4): Buffer {
@@ -149,6 +150,18 @@ describe('image folder', () => {
     await lenient.get(1);
     assert.equal(warnings.length, 1, 'one line per bad file');
     assert.match(warnings[0], /^warning: skipping bad image .*1\.jpg: expected a decodable image/);
+  });
+
+  it('refuses an image bomb (a small PNG of more than 50 megapixels) before decoding it', async () => {
+    const path = join(root, 'bomb.png');
+    await sharp({ create: { width: 7200, height: 7200, channels: 3, background: '#000000' } })
+      .png({ compressionLevel: 9 })
+      .toFile(path);
+    await assert.rejects(decodeImage(path, null), (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.match(e.message, /bomb\.png: expected an image of at most 50 megapixels, found a larger one/);
+      return true;
+    });
   });
 
   it('refuses symlink loops, naming the link, and still follows links that do not loop', async () => {

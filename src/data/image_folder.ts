@@ -20,6 +20,13 @@ import type { FolderDescriptor, ImageSource } from './source.js';
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp'];
 
+/**
+ * Images are decoded whole before cropping, several at a time per worker: a 700 KB PNG can claim
+ * 16000 x 16000 pixels (768 MB decoded). Larger images than this are refused (a 50 MP photo is
+ * 8660 x 5773; dataset images are far smaller).
+ */
+const MAX_IMAGE_PIXELS = 50_000_000;
+
 /** timm's ImageDataset gives up after this many bad files in a row when skipping. */
 const MAX_CONSECUTIVE_BAD = 50;
 
@@ -142,7 +149,7 @@ export async function scanImageFolder(splitDir: string): Promise<FolderIndex> {
 /** Decodes one file into 8-bit RGB; `shorterSide` shrinks (or grows) it while decoding. */
 export async function decodeImage(path: string, shorterSide: number | null): Promise<ImageU8> {
   try {
-    let pipeline = sharp(path).removeAlpha().toColourspace('srgb');
+    let pipeline = sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS }).removeAlpha().toColourspace('srgb');
     if (shorterSide !== null) {
       pipeline = pipeline.resize(shorterSide, shorterSide, { fit: 'outside', kernel: 'cubic' });
     }
@@ -160,7 +167,15 @@ export async function decodeImage(path: string, shorterSide: number | null): Pro
       channels: 3,
     };
   } catch (err) {
-    throw new DataError(path, `a decodable image (${IMAGE_EXTENSIONS.join(', ')})`, (err as Error).message);
+    const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) {
+      throw new DataError(
+        path,
+        `an image of at most ${MAX_IMAGE_PIXELS / 1e6} megapixels`,
+        'a larger one (lape decodes images whole; shrink it first)',
+      );
+    }
+    throw new DataError(path, `a decodable image (${IMAGE_EXTENSIONS.join(', ')})`, message);
   }
 }
 
