@@ -16,6 +16,7 @@ import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
 import { ensureWritableDir, removeStaleTemps, writeBytesAtomic } from '../io/atomic.js';
 import { readStateDict } from '../io/pth.js';
+import { sanitizeMessage } from '../io/sanitize.js';
 import { toFloat32, type StateDict } from '../io/host_tensor.js';
 import { createModel } from '../models/registry.js';
 import { adaptForFinetune } from '../models/finetune.js';
@@ -144,7 +145,8 @@ function copyEma(ema: ModelEma, sd: StateDict): void {
 }
 
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const log = hooks.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Lines may quote paths and keys from files: sanitized like every message (io/sanitize.ts).
+  const log = hooks.log ?? ((line: string) => process.stderr.write(`${sanitizeMessage(line)}\n`));
   const showProgress = hooks.progress ?? true;
   if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1))
     throw new Error(`--epochs must be a positive integer, got ${cfg.epochs}`);
