@@ -97,13 +97,18 @@ describe('hostile files', () => {
     console.log(`peak memory per hostile file:\n  ${peaks.join('\n  ')}`);
   });
 
-  it('an image folder with one corrupt PNG: 10 of 10 training runs with 2 workers end with an error naming it', async () => {
-    // The audit's silent exit: the corrupt image in val/, met while a worker still had batches in flight.
+  it('an image folder with one corrupt PNG: 4 of 4 training runs with 2 workers end with an error naming it', async () => {
+    // The audit's silent exit (exit 13 in about one run of three here): the corrupt image in val/,
+    // met while a worker still had batches in flight. worker_pool.test.ts covers the interleavings
+    // (100 runs); these runs are the user's scenario end to end. A two-image-per-class train split keeps them short.
     const data = await makeImageFolder(3, 12);
+    for (let c = 0; c < 3; c++) {
+      for (let i = 2; i < 12; i++) rmSync(join(data, 'train', `class${c}`, `img${i}.png`));
+    }
     const bad = join(data, 'val', 'class2', 'img3.png');
     writeFileSync(bad, Buffer.from('\x89PNG\r\n\x1a\nnot really a png'));
     const argv = ['train', '--model', 'lape_tiny', '--data-path', data, '--epochs', '1', '--batch-size', '4'];
-    const runs = Array.from({ length: 10 }, () => [
+    const runs = Array.from({ length: 4 }, () => [
       ...argv,
       '--num-workers',
       '2',
