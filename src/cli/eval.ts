@@ -10,6 +10,8 @@ import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { createProgress } from '../train/progress.js';
 import {
   addModelOptions,
+  AMP_HELP,
+  ampFromFlag,
   dataSet,
   int,
   modelOverrides,
@@ -30,8 +32,9 @@ export async function evaluateCheckpoint(
   loadWeights(model, stateDict, { strict: true, source: ckpt });
   const { inChans, imgSize } = model.config;
   const loader = await evalLoader(cfg, src, imgSize, inChans as Channels, cfg.batchSize);
+  const amp = ampFromFlag(cfg.amp);
   const bar = (opts.progress ?? true) ? createProgress('eval', loader.numBatches) : null;
-  const r = await evaluate(model, loader, (done) => bar?.update(done, {}));
+  const r = await evaluate(model, loader, { onBatch: (done) => bar?.update(done, {}), amp });
   bar?.stop();
   return r;
 }
@@ -56,6 +59,7 @@ interface EvalFlags extends ModelFlags {
   numWorkers: number;
   json?: boolean;
   progress: boolean;
+  amp?: boolean;
 }
 
 export function evalCommand(): Command {
@@ -73,6 +77,7 @@ export function evalCommand(): Command {
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)
     .option('--num-workers <n>', 'data worker threads', int('--num-workers', 0), 2)
     .option('--json', 'print one JSON object with acc1, acc5, loss, images')
+    .option('--amp', AMP_HELP)
     .option('--no-progress', 'no progress bar')
     .action(async (f: EvalFlags) => {
       warnAboutWorkers(f.numWorkers);
@@ -89,6 +94,7 @@ export function evalCommand(): Command {
           skipBadImages: false,
           workers: f.numWorkers,
         },
+        amp: f.amp ?? false,
       };
       printEval(
         await evaluateCheckpoint(cfg, f.resume, { progress: f.progress && !f.json }),

@@ -5,10 +5,12 @@
  * characters.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { setNumThreads } from '../backend/registry.js';
 import { parseByteSize, setDefaultReadLimits } from '../io/limits.js';
 import { sanitizeMessage } from '../io/sanitize.js';
 import { evalCommand } from './eval.js';
 import { modelsCommand } from './models.js';
+import { int } from './options.js';
 import { predictCommand } from './predict.js';
 import { studyCommand } from './study.js';
 import { trainCommand } from './train.js';
@@ -48,6 +50,14 @@ export function buildProgram(): Command {
     comparePeCommand(),
     studyCommand(),
   ]) {
+    cmd.addOption(
+      new Option(
+        '--threads <n>',
+        'threads of the compute kernels (default: LAPE_NUM_THREADS, else all cores)',
+      )
+        .argParser(int('--threads', 1))
+        .env('LAPE_NUM_THREADS'),
+    );
     program.addCommand(
       cmd
         .exitOverride()
@@ -55,6 +65,10 @@ export function buildProgram(): Command {
         .configureOutput({ writeErr: (s) => process.stderr.write(sanitizeMessage(s, { maxLines: 40 })) }),
     );
   }
+  program.hook('preAction', (_program, command) => {
+    const threads = command.opts<{ threads?: number }>().threads;
+    if (threads !== undefined) setNumThreads(threads);
+  });
   return program;
 }
 

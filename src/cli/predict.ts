@@ -9,22 +9,31 @@ import { decodeImage } from '../data/image_folder.js';
 import type { Channels } from '../data/image.js';
 import { datasetStats } from '../data/stats.js';
 import { compileTransform } from '../data/transforms/pipeline.js';
-import { Rng as DataRng } from '../data/rng.js';
+import { Rng } from '../tensor/random.js';
 import { fromFloat32, toFloat32 } from '../io/host_tensor.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { readStateDict } from '../io/pth.js';
 import { createModel } from '../models/registry.js';
 import { loadWeights } from '../models/weights.js';
+import { autocast } from '../ops/autocast.js';
 import { tensor } from '../ops/creation.js';
 import { softmax } from '../ops/softmax.js';
 import { tidy } from '../tensor/memory.js';
-import { addModelOptions, dataSet, modelOverrides, type ModelFlags } from './options.js';
+import {
+  addModelOptions,
+  AMP_HELP,
+  ampFromFlag,
+  dataSet,
+  modelOverrides,
+  type ModelFlags,
+} from './options.js';
 
 interface PredictFlags extends ModelFlags {
   resume: string;
   input: string[];
   output: string;
   dataSet: 'fashion-mnist' | 'mnist' | 'cifar10' | 'cifar100' | 'image-folder';
+  amp?: boolean;
 }
 
 async function imagesToBatch(
@@ -44,7 +53,7 @@ async function imagesToBatch(
   const out = new Float32Array(paths.length * transform.sampleLength);
   for (const [i, p] of paths.entries()) {
     const img = await decodeImage(p, null);
-    transform.apply(img, DataRng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
+    transform.apply(img, Rng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
   }
   return out;
 }
@@ -58,7 +67,9 @@ export function predictCommand(): Command {
     .requiredOption('--input <files...>', 'an .npy batch (float32 N x C x H x W, normalized) or image files')
     .requiredOption('--output <file.npy>', 'where the float32 N x classes logits go')
     .option('--data-set <name>', 'normalization statistics for image inputs', dataSet, 'image-folder')
+    .option('--amp', AMP_HELP)
     .action(async (f: PredictFlags) => {
+      const amp = ampFromFlag(f.amp);
       const { stateDict } = readStateDict(f.resume);
       const overrides = modelOverrides(f);
       const head = stateDict.get('head.weight');
@@ -89,10 +100,9 @@ export function predictCommand(): Command {
         data = await imagesToBatch(f.input, imgSize, inChans as Channels, f.dataSet);
         n = f.input.length;
       }
+      const x = tensor(data, [n, inChans, imgSize, imgSize]);
       const logits = noGrad(() =>
-        tidy(() =>
-          Float32Array.from(model.forward(tensor(data, [n, inChans, imgSize, imgSize])).logits.data),
-        ),
+        tidy(() => autocast(() => Float32Array.from(model.forward(x).logits.data), { enabled: amp })),
       );
       writeNpy(f.output, fromFloat32([n, numClasses], logits));
       if (!isNpy) {

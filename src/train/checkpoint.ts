@@ -151,6 +151,7 @@ function argsNamespace(cfg: TrainConfig): PyObject {
     distillation_type: cfg.distillation.kind,
     pe: cfg.modelOverrides.pe ?? null,
     join_type: cfg.modelOverrides.join ?? null,
+    amp: cfg.amp,
     lape_config: JSON.stringify(cfg),
   };
   return new PyObject('argparse.Namespace', attrs);
@@ -164,8 +165,8 @@ export interface CheckpointContents {
   state: TrainingState;
   /** The scheduler's lr for the next epoch (written as the timm scheduler's state). */
   schedule: TrainConfig['schedule'] & { baseLr: number; epochs: number };
-  /** log.txt's lines for the epochs this checkpoint holds (one JSON object each). */
-  log: readonly string[];
+  /** log.txt's lines for the epochs this checkpoint holds (one JSON object each); default none. */
+  log?: readonly string[];
 }
 
 function emaStateDict(ema: Map<string, Tensor>): StateDict {
@@ -208,7 +209,7 @@ export function saveCheckpoint(path: string, c: CheckpointContents): void {
         ['epochs_done', c.state.epoch],
         ['batches_done', c.state.batchesDone],
         ['rng', c.state.rng ? [...c.state.rng] : null],
-        ['log', [...c.log]],
+        ['log', [...(c.log ?? [])]],
       ]),
     ],
   ]);
