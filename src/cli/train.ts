@@ -12,6 +12,7 @@ import {
   type ModelFlags,
   modelOverrides,
   num,
+  warnAboutWorkers,
   withInterruptSignal,
 } from './options.js';
 
@@ -226,6 +227,7 @@ export function trainCommand(): Command {
     .option('--no-progress', 'no progress bar or progress lines')
     .option('--amp', AMP_HELP)
     .action(async (f: TrainFlags) => {
+      warnAboutWorkers(f.numWorkers);
       const cfg = configFromFlags(f);
       if (f.eval) {
         if (!cfg.resume) throw new Error('--eval needs --resume CKPT');

@@ -3,7 +3,8 @@
  * written by either side:
  * `{'model', 'optimizer', 'lr_scheduler', 'epoch', 'model_ema', 'args', 'max_accuracy', 'lape'}`.
  * `lape` holds what the reference does not save but an exact resume needs (RNG state, position
- * inside an interrupted epoch).
+ * inside an interrupted epoch), and a copy of log.txt's lines (the checkpoint is the record a resumed
+ * run repairs log.txt from).
  */
 import type { HostTensor, StateDict } from '../io/host_tensor.js';
 import { toFloat32 } from '../io/host_tensor.js';
@@ -164,6 +165,8 @@ export interface CheckpointContents {
   state: TrainingState;
   /** The scheduler's lr for the next epoch (written as the timm scheduler's state). */
   schedule: TrainConfig['schedule'] & { baseLr: number; epochs: number };
+  /** log.txt's lines for the epochs this checkpoint holds (one JSON object each); default none. */
+  log?: readonly string[];
 }
 
 function emaStateDict(ema: Map<string, Tensor>): StateDict {
@@ -206,6 +209,7 @@ export function saveCheckpoint(path: string, c: CheckpointContents): void {
         ['epochs_done', c.state.epoch],
         ['batches_done', c.state.batchesDone],
         ['rng', c.state.rng ? [...c.state.rng] : null],
+        ['log', [...(c.log ?? [])]],
       ]),
     ],
   ]);
@@ -216,6 +220,8 @@ export function saveCheckpoint(path: string, c: CheckpointContents): void {
 export interface LoadedCheckpoint {
   raw: PyDict;
   state: TrainingState;
+  /** log.txt's lines as of this checkpoint; null when it has no copy (a reference or older checkpoint). */
+  log: string[] | null;
 }
 
 /**
@@ -234,8 +240,10 @@ export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
     const rng = lape.get('rng');
     if (rng !== null && (!Array.isArray(rng) || rng.length !== 4))
       throw new Error(`${path}: 'lape.rng' must hold 4 integers`);
+    const log = lape.get('log');
     return {
       raw,
+      log: Array.isArray(log) && log.every((l): l is string => typeof l === 'string') ? log : null,
       state: {
         epoch: num(lape.get('epochs_done'), 0),
         batchesDone: num(lape.get('batches_done'), 0),
@@ -245,5 +253,9 @@ export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
     };
   }
   // A reference checkpoint: resume after its last epoch, with a fresh dropout stream.
-  return { raw, state: { epoch: num(raw.get('epoch'), -1) + 1, batchesDone: 0, maxAccuracy, rng: null } };
+  return {
+    raw,
+    log: null,
+    state: { epoch: num(raw.get('epoch'), -1) + 1, batchesDone: 0, maxAccuracy, rng: null },
+  };
 }

@@ -2,14 +2,23 @@
  * `train(config)`: DeiT's training loop on lape (the reference's main.py): data, model, optimizer,
  * schedule, EMA, distillation, per-epoch evaluation, checkpoints and log.txt in the reference layout,
  * exact resume, and a clean stop on interrupt or divergence.
+ *
+ * Outputs survive a kill at any point. The output folder is checked to be writable before anything is
+ * loaded, and temporary files that killed runs left in it are removed. Every file is written atomically
+ * (config.json, checkpoints, log.txt: see io/atomic.ts). The checkpoint is the record of the run: it
+ * holds its own copy of the log, log.txt is rewritten from that copy after every checkpoint, and a
+ * resumed run first repairs log.txt from its checkpoint. So a kill between writing the checkpoint and
+ * log.txt loses no line, and a log never lists an epoch its checkpoint does not have.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeEngine } from '../backend/registry.js';
 import { ampAvailable } from '../ops/autocast.js';
 import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
+import { ensureWritableDir, removeStaleTemps, writeBytesAtomic } from '../io/atomic.js';
 import { readStateDict } from '../io/pth.js';
+import { sanitizeMessage } from '../io/sanitize.js';
 import type { StateDict } from '../io/host_tensor.js';
 import { createModel } from '../models/registry.js';
 import { adaptForFinetune } from '../models/finetune.js';
@@ -67,15 +76,22 @@ export interface TrainHooks {
   onStep?: (step: number, loss: number) => void;
 }
 
-/** A NaN or infinite loss: training stops, the last good checkpoint stays as it was. */
+/** A NaN or infinite loss: training stops, the last good checkpoint (if any) stays as it was. */
 export class DivergedError extends Error {
   constructor(
+    /** The epoch it happened in, counted from 1 as the progress display counts. */
     readonly epoch: number,
+    /** The step within that epoch, from 1. */
     readonly step: number,
     loss: number,
+    /** Where the last good checkpoint is and how many epochs it holds; null when there is none. */
+    kept: { path: string; epochs: number } | null,
   ) {
     super(
-      `training diverged: loss is ${loss} at epoch ${epoch}, step ${step}; the last good checkpoint was kept`,
+      `training diverged: loss is ${loss} at epoch ${epoch}, step ${step}; ` +
+        (kept
+          ? `the last good checkpoint (${kept.epochs} epoch${kept.epochs === 1 ? '' : 's'}) was kept in ${kept.path}`
+          : 'no checkpoint had been saved yet, so there is none to go back to'),
     );
   }
 }
@@ -124,12 +140,21 @@ function loadTeacher(cfg: TrainConfig, numClasses: number): VisionTransformer | 
 }
 
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const log = hooks.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Lines may quote paths and keys from files: sanitized like every message (io/sanitize.ts).
+  const log = hooks.log ?? ((line: string) => process.stderr.write(`${sanitizeMessage(line)}\n`));
   const showProgress = hooks.progress ?? true;
   if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1))
     throw new Error(`--epochs must be a positive integer, got ${cfg.epochs}`);
   if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1))
     throw new Error(`--batch-size must be a positive integer, got ${cfg.batchSize}`);
+
+  const out = cfg.outputDir;
+  if (out) {
+    // Before anything is loaded: a run that cannot save its results should not start.
+    ensureWritableDir(out);
+    const stale = removeStaleTemps(out);
+    if (stale.length) log(`removed ${stale.length} temporary file(s) left by an interrupted run in ${out}`);
+  }
 
   const trainSrc = await openSplit(cfg, 'train');
   const valSrc = cfg.evalEachEpoch ? await openSplit(cfg, 'val') : null;
@@ -167,6 +192,8 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   const optimizer = buildOptimizer(cfg, model, baseLr);
 
   let state: TrainingState = { epoch: 0, batchesDone: 0, maxAccuracy: 0, rng: null };
+  // log.txt's lines; the checkpoint keeps a copy (see the module comment).
+  let logLines: string[] = [];
   let savedEma: StateDict | null = null;
   if (cfg.resume) {
     const ck = readTrainingCheckpoint(cfg.resume);
@@ -177,6 +204,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     const emaSd = ck.raw.get('model_ema');
     if (emaSd instanceof Map) savedEma = emaSd as StateDict;
     state = ck.state;
+    logLines = ck.log ?? readLogLines(out);
     model.rng.setState(state.rng ?? new Rng(cfg.seed + state.epoch).state());
     log(
       `resumed from ${cfg.resume}: ${state.epoch} epochs done${state.batchesDone ? `, ${state.batchesDone} batches into the next` : ''}`,
@@ -201,8 +229,6 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     ema,
     amp,
   };
-  const out = cfg.outputDir;
-  if (out) mkdirSync(out, { recursive: true });
   const save = (name: string, s: TrainingState): void => {
     if (!out) return;
     saveCheckpoint(join(out, name), {
@@ -212,9 +238,18 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       config: cfg,
       state: s,
       schedule,
+      log: logLines,
     });
   };
-  if (out && !cfg.resume) writeFileSync(join(out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  const writeLog = (): void => {
+    if (out) writeBytesAtomic(join(out, 'log.txt'), logLines.map((l) => `${l}\n`).join(''));
+  };
+  /** The checkpoint a divergence leaves to go back to. */
+  let kept: { path: string; epochs: number } | null =
+    cfg.resume && state.epoch > 0 ? { path: cfg.resume, epochs: state.epoch } : null;
+  if (out && !cfg.resume) writeBytesAtomic(join(out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  // Repair: a run killed after its checkpoint but before log.txt resumes with the checkpoint's log.
+  if (out && cfg.resume) writeLog();
 
   const loader: DataLoader = await trainLoader(cfg, trainSrc, imgSize, channels);
   const valLoader = valSrc
@@ -243,7 +278,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       const loss = trainStep(ctx, batch);
       if (!Number.isFinite(loss)) {
         progress?.stop();
-        throw new DivergedError(epoch, index, loss);
+        throw new DivergedError(epoch + 1, index, loss, kept);
       }
       lossSum += loss;
       steps++;
@@ -290,21 +325,32 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       log(
         `epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)}, test acc1 ${final.acc1.toFixed(2)}% acc5 ${final.acc5.toFixed(2)}% loss ${final.loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`,
       );
-      if (final.acc1 > state.maxAccuracy) {
-        state = { ...state, maxAccuracy: final.acc1 };
-        save('best_checkpoint.pth', state);
-      }
     } else {
       log(
         `epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`,
       );
     }
+    logLines = [...logLines, JSON.stringify(entry)];
+    if (final && final.acc1 > state.maxAccuracy) {
+      state = { ...state, maxAccuracy: final.acc1 };
+      save('best_checkpoint.pth', state);
+    }
     save('checkpoint.pth', state);
-    if (out) appendFileSync(join(out, 'log.txt'), `${JSON.stringify(entry)}\n`);
+    writeLog();
+    if (out) kept = { path: join(out, 'checkpoint.pth'), epochs: state.epoch };
     epochs.push(entry);
   }
   optimizer.dispose();
   ema?.dispose();
   teacher?.dispose();
   return { outcome: 'completed', model, epochs, final, maxAccuracy: state.maxAccuracy };
+}
+
+/** The lines of an existing log.txt (for a checkpoint without its own copy of the log). */
+function readLogLines(out: string | null): string[] {
+  const path = out ? join(out, 'log.txt') : null;
+  if (!path || !existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 }
