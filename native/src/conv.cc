@@ -39,15 +39,32 @@ inline void validRange(i64 k, i64 stride, i64 pad, i64 w, i64 outW, i64* lo, i64
   *hi = std::max(*lo, std::min(h, outW));
 }
 
+/** The operands of im2col / col2im: one image [c, h, w] and its column matrix [c*kh*kw, outH*outW]. */
+struct Columns {
+  Geometry g;
+  View<float> image, cols;
+  i64 rows, ncol;  // of the column matrix
+};
+
+Columns readColumns(const Fields& args, const char* image) {
+  Columns c;
+  c.g = readGeometry(args, "channels");
+  c.image = args.f32(image);
+  c.cols = args.f32("cols");
+  c.rows = mul(mul(c.g.c, c.g.kh, args), c.g.kw, args);
+  c.ncol = mul(c.g.outH, c.g.outW, args);
+  need(c.image, mul(mul(c.g.c, c.g.h, args), c.g.w, args), image, args);
+  need(c.cols, mul(c.rows, c.ncol, args), "cols", args);
+  return c;
+}
+
 napi_value Im2col(napi_env env, napi_callback_info info) {
   Fields args(env, info, "im2col");
-  View<float> x = args.f32("x"), cols = args.f32("cols");
-  const Geometry g = readGeometry(args, "channels");
-  const i64 rows = mul(mul(g.c, g.kh, args), g.kw, args), ncol = mul(g.outH, g.outW, args);
-  need(x, mul(mul(g.c, g.h, args), g.w, args), "x", args);
-  need(cols, mul(rows, ncol, args), "cols", args);
-  const float* xp = x.data;
-  float* cp = cols.data;
+  const Columns op = readColumns(args, "x");
+  const Geometry& g = op.g;
+  const i64 rows = op.rows, ncol = op.ncol;
+  const float* xp = op.image.data;
+  float* cp = op.cols.data;
   parallelFor(rows, std::max<i64>(1, 16384 / std::max<i64>(ncol, 1)), [&](i64 b, i64 e) {
     for (i64 row = b; row < e; row++) {
       const i64 kj = row % g.kw, ki = (row / g.kw) % g.kh, ci = row / (g.kw * g.kh);
@@ -76,13 +93,11 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
 // col2im: dx += adjoint(cols)
 napi_value Col2im(napi_env env, napi_callback_info info) {
   Fields args(env, info, "col2im");
-  View<float> cols = args.f32("cols"), dx = args.f32("dx");
-  const Geometry g = readGeometry(args, "channels");
-  const i64 rows = mul(mul(g.c, g.kh, args), g.kw, args), ncol = mul(g.outH, g.outW, args);
-  need(dx, mul(mul(g.c, g.h, args), g.w, args), "dx", args);
-  need(cols, mul(rows, ncol, args), "cols", args);
-  const float* cp = cols.data;
-  float* xp = dx.data;
+  const Columns op = readColumns(args, "dx");
+  const Geometry& g = op.g;
+  const i64 ncol = op.ncol;
+  const float* cp = op.cols.data;
+  float* xp = op.image.data;
   // Channels own disjoint planes of dx: parallel over channels is race-free.
   parallelFor(g.c, std::max<i64>(1, 16384 / std::max<i64>(g.kh * g.kw * ncol, 1)), [&](i64 b, i64 e) {
     for (i64 ci = b; ci < e; ci++) {

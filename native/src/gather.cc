@@ -9,25 +9,39 @@ LAPE_CLONES void addRow(const float* LAPE_RESTRICT s, float* LAPE_RESTRICT d, i6
   for (i64 j = 0; j < n; j++) d[j] += s[j];
 }
 
-void checkIndices(const int32_t* idx, i64 n, i64 rows, const Fields& args) {
+/** The operands of gatherRows / scatterAddRows: a table of rows, an index per picked row, the picks. */
+struct Rows {
+  View<float> table, picked;
+  View<int32_t> idx;
+  i64 width, n;
+};
+
+/** Reads and checks them; n is 0 when there is nothing to do. */
+Rows readRows(const Fields& args, const char* table, const char* picked) {
+  Rows r;
+  r.table = args.f32(table);
+  r.picked = args.f32(picked);
+  r.idx = args.i32("idx");
+  r.width = args.size("width");
+  r.n = r.width == 0 ? 0 : r.idx.len;
+  if (r.n == 0) return r;
+  need(r.picked, mul(r.n, r.width, args), picked, args);
+  const i64 rows = r.table.len / r.width;
   bool ok = true;
-  for (i64 i = 0; i < n; i++) ok &= (idx[i] >= 0) & (idx[i] < rows);
+  for (i64 i = 0; i < r.n; i++) ok &= (r.idx.data[i] >= 0) & (r.idx.data[i] < rows);
   if (!ok) fail(args.where() + "index out of range (rows: " + std::to_string(rows) + ")");
+  return r;
 }
 
 // out[i, :] = x[idx[i], :]
 napi_value GatherRows(napi_env env, napi_callback_info info) {
   Fields args(env, info, "gatherRows");
-  View<float> x = args.f32("x"), out = args.f32("out");
-  View<int32_t> idx = args.i32("idx");
-  const i64 width = args.size("width");
-  const i64 n = idx.len;
-  if (width == 0 || n == 0) return nullptr;
-  need(out, mul(n, width, args), "out", args);
-  checkIndices(idx.data, n, x.len / width, args);
-  const float* xp = x.data;
-  const int32_t* ip = idx.data;
-  float* op = out.data;
+  const Rows r = readRows(args, "x", "out");
+  const i64 n = r.n, width = r.width;
+  if (n == 0) return nullptr;
+  const float* xp = r.table.data;
+  const int32_t* ip = r.idx.data;
+  float* op = r.picked.data;
   parallelFor(n, std::max<i64>(1, 32768 / width), [&](i64 b, i64 e) {
     for (i64 i = b; i < e; i++) std::memcpy(op + i * width, xp + static_cast<i64>(ip[i]) * width, width * sizeof(float));
   });
@@ -37,16 +51,12 @@ napi_value GatherRows(napi_env env, napi_callback_info info) {
 // dx[idx[i], :] += dy[i, :]
 napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
   Fields args(env, info, "scatterAddRows");
-  View<float> dy = args.f32("dy"), dx = args.f32("dx");
-  View<int32_t> idx = args.i32("idx");
-  const i64 width = args.size("width");
-  const i64 n = idx.len;
-  if (width == 0 || n == 0) return nullptr;
-  need(dy, mul(n, width, args), "dy", args);
-  checkIndices(idx.data, n, dx.len / width, args);
-  const float* sp = dy.data;
-  const int32_t* ip = idx.data;
-  float* dp = dx.data;
+  const Rows r = readRows(args, "dx", "dy");
+  const i64 n = r.n, width = r.width;
+  if (n == 0) return nullptr;
+  const float* sp = r.picked.data;
+  const int32_t* ip = r.idx.data;
+  float* dp = r.table.data;
   const int nt = threadsFor(n * width, 32768);
   if (nt <= 1) {
     for (i64 i = 0; i < n; i++) addRow(sp + i * width, dp + static_cast<i64>(ip[i]) * width, width);

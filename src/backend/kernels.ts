@@ -82,6 +82,12 @@ const window2d = {
   outW: size(),
 } as const;
 
+/** Elements of one [channels, height, width] image, and of its im2col matrix. */
+const imageSize = (g: Args<typeof window2d> & { channels: number }): number =>
+  g.channels * g.height * g.width;
+const columnsSize = (g: Args<typeof window2d> & { channels: number }): number =>
+  g.channels * g.kernelH * g.kernelW * g.outH * g.outW;
+
 function checkWindow(a: Args<typeof window2d>): string | null {
   if (a.stride < 1) return `'stride' must be >= 1, got ${a.stride}`;
   if (a.kernelH < 1 || a.kernelW < 1) return `kernel size must be >= 1, got ${a.kernelH}x${a.kernelW}`;
@@ -371,20 +377,14 @@ export const KERNELS = {
     doc: 'im2col for conv2d: x [channels, height, width] of one image into cols [channels*kh*kw, outH*outW]',
     fields: { x: buffer('f32'), cols: buffer('f32'), channels: size(), ...window2d },
     check: checkWindow,
-    extents: (g) => ({
-      x: g.channels * g.height * g.width,
-      cols: g.channels * g.kernelH * g.kernelW * g.outH * g.outW,
-    }),
+    extents: (g) => ({ x: imageSize(g), cols: columnsSize(g) }),
   }),
 
   col2im: kernel({
     doc: 'Adjoint of im2col: accumulates cols into dx [channels, height, width] (zeroed by the caller)',
     fields: { cols: buffer('f32'), dx: buffer('f32'), channels: size(), ...window2d },
     check: checkWindow,
-    extents: (g) => ({
-      dx: g.channels * g.height * g.width,
-      cols: g.channels * g.kernelH * g.kernelW * g.outH * g.outW,
-    }),
+    extents: (g) => ({ dx: imageSize(g), cols: columnsSize(g) }),
   }),
 
   maxPool2d: kernel({

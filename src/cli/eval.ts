@@ -16,6 +16,7 @@ import {
   int,
   modelOverrides,
   type ModelFlags,
+  warnAboutWorkers,
 } from './options.js';
 
 export async function evaluateCheckpoint(
@@ -79,6 +80,7 @@ export function evalCommand(): Command {
     .option('--amp', AMP_HELP)
     .option('--no-progress', 'no progress bar')
     .action(async (f: EvalFlags) => {
+      warnAboutWorkers(f.numWorkers);
       const d = defaultTrainConfig();
       const cfg: TrainConfig = {
         ...d,

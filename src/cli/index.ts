@@ -1,9 +1,13 @@
 /**
  * The `lape` command line. Each command parses its flags into typed config and calls the library;
- * errors are printed as one clear line (set LAPE_DEBUG=1 for the stack).
+ * errors are printed as one clear line (set LAPE_DEBUG=1 for the stack), sanitized: whatever an error
+ * quotes from a file or a flag, no control character reaches the terminal and no line runs past 400
+ * characters.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { setNumThreads } from '../backend/registry.js';
+import { parseByteSize, setDefaultReadLimits } from '../io/limits.js';
+import { sanitizeMessage } from '../io/sanitize.js';
 import { evalCommand } from './eval.js';
 import { modelsCommand } from './models.js';
 import { int } from './options.js';
@@ -16,6 +20,26 @@ export function buildProgram(): Command {
   const program = new Command('lape')
     .description('Vision Transformers with Layer-adaptive Position Embedding: train, evaluate, inspect')
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: (s) => process.stderr.write(sanitizeMessage(s, { maxLines: 40 })) })
+    .addOption(
+      new Option(
+        '--max-checkpoint-bytes <size>',
+        'memory one checkpoint read may use, e.g. 24G (default 8G; views that expand their storage: 256M)',
+      )
+        .env('LAPE_MAX_CHECKPOINT_BYTES')
+        .argParser((v) => {
+          try {
+            return parseByteSize(v, '--max-checkpoint-bytes');
+          } catch (err) {
+            throw new InvalidArgumentError((err as Error).message);
+          }
+        }),
+    )
+    .hook('preAction', (cmd) => {
+      const max = cmd.opts<{ maxCheckpointBytes?: number }>().maxCheckpointBytes;
+      // Raising the cap for a genuinely huge checkpoint raises the allowance for expanded views with it.
+      if (max !== undefined) setDefaultReadLimits({ maxBytes: max, maxExpandedBytes: max });
+    })
     .exitOverride();
   for (const cmd of [
     trainCommand(),
@@ -34,7 +58,12 @@ export function buildProgram(): Command {
         .argParser(int('--threads', 1))
         .env('LAPE_NUM_THREADS'),
     );
-    program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
+    program.addCommand(
+      cmd
+        .exitOverride()
+        .showHelpAfterError('(run with --help for usage)')
+        .configureOutput({ writeErr: (s) => process.stderr.write(sanitizeMessage(s, { maxLines: 40 })) }),
+    );
   }
   program.hook('preAction', (_program, command) => {
     const threads = command.opts<{ threads?: number }>().threads;
@@ -52,9 +81,12 @@ export async function main(argv: string[]): Promise<number> {
       // Commander already printed the message (help, version, unknown flag, bad value).
       return err.exitCode;
     }
-    const e = err as Error;
-    process.stderr.write(`lape: ${e.message}\n`);
-    if (process.env.LAPE_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
+    const message = err instanceof Error ? err.message : String(err);
+    // The last line of defence: every message is sanitized, whatever produced it.
+    process.stderr.write(`${sanitizeMessage(`lape: ${message}`)}\n`);
+    if (process.env.LAPE_DEBUG && err instanceof Error) {
+      process.stderr.write(`${sanitizeMessage(err.stack ?? '', { maxLines: 60 })}\n`);
+    }
     return 1;
   }
 }

@@ -2,14 +2,26 @@
  * Flag parsing shared by the commands: typed number/choice parsers whose errors name the flag, and the
  * model override flags every command accepts (timm's `create_model(name, **overrides)`).
  */
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ModelOverrides } from '../models/registry.js';
 import { ampAvailable } from '../ops/autocast.js';
 
+/**
+ * Decimal and exponent spellings of a number only (`12`, `-0.5`, `5e-4`, `.25`): JavaScript's Number()
+ * would also take `0x10`, `0b11`, `0o7`, `Infinity`, padding spaces, or an empty string (as 0).
+ */
+const NUMBER_FORM = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** Parses `v` as a decimal or exponent number, or returns NaN. */
+export function parseDecimal(v: string): number {
+  return NUMBER_FORM.test(v) ? Number(v) : NaN;
+}
+
 export function int(flag: string, min = 0): (v: string) => number {
   return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
+    const n = parseDecimal(v);
+    if (!Number.isSafeInteger(n) || n < min)
       throw new InvalidArgumentError(`${flag} expects an integer >= ${min}, got '${v}'`);
     return n;
   };
@@ -17,12 +29,25 @@ export function int(flag: string, min = 0): (v: string) => number {
 
 export function num(flag: string, min = -Infinity, max = Infinity): (v: string) => number {
   return (v) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    const n = parseDecimal(v);
+    if (!Number.isFinite(n) || n < min || n > max) {
       throw new InvalidArgumentError(`${flag} expects a number in [${min}, ${max}], got '${v}'`);
     }
     return n;
   };
+}
+
+/**
+ * Warns when --num-workers asks for more loader threads than the machine has cores: they only compete
+ * with training for the CPU (64 workers on 2 cores trained 14 times slower).
+ */
+export function warnAboutWorkers(workers: number, cores = availableParallelism()): void {
+  if (workers > cores) {
+    process.stderr.write(
+      `warning: --num-workers ${workers} is more than the ${cores} CPU core${cores === 1 ? '' : 's'} of this machine; ` +
+        `extra loader threads only slow training down (try --num-workers ${Math.min(2, cores)})\n`,
+    );
+  }
 }
 
 export function choice<T extends string>(flag: string, values: readonly T[]): (v: string) => T {

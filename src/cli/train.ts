@@ -15,6 +15,7 @@ import {
   type ModelFlags,
   modelOverrides,
   num,
+  warnAboutWorkers,
   withInterruptSignal,
 } from './options.js';
 
@@ -262,6 +263,7 @@ export function trainCommand(): Command {
     .option('--hosts <a,b>', 'run --nproc-per-node ranks on each of these hosts (over ssh)', hostList)
     .option('--dist-eval', 'data-parallel runs: each rank evaluates its share of the val split')
     .action(async (f: TrainFlags) => {
+      warnAboutWorkers(f.numWorkers);
       const cfg = configFromFlags(f);
       const jobSize = mpiJobSize();
       if (f.eval) {

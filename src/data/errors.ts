@@ -1,8 +1,12 @@
+import { escapeText, sanitizeMessage } from '../io/sanitize.js';
+
 /**
  * The one error type of the data pipeline.
  *
  * Every failure that comes from the data on disk (a missing file, a corrupt image, a label out of range)
  * names the offending path and what was expected there, so a user can fix the data without reading code.
+ * Paths and what was found come from the disk, so the message is sanitized (control characters escaped,
+ * long parts cut: see io/sanitize.ts).
  */
 export class DataError extends Error {
   override readonly name = 'DataError';
@@ -17,7 +21,11 @@ export class DataError extends Error {
     readonly expected: string,
     readonly found?: string,
   ) {
-    super(`${path}: expected ${expected}${found === undefined ? '' : `, found ${found}`}`);
+    super(
+      sanitizeMessage(
+        `${escapeText(path, 300)}: expected ${expected}${found === undefined ? '' : `, found ${escapeText(found, 300)}`}`,
+      ),
+    );
   }
 }
 

@@ -52,6 +52,16 @@ describe('parseIdx', () => {
     );
     assert.throws(() => parseIdx(idx([1], [1, 2]), 'f'), /expected 1 data bytes for dims \[1\], found 2/);
   });
+
+  it('refuses zero-sized images and zero counts (a 0x0 IDX file trained to completion before)', () => {
+    for (const dims of [[3, 0, 0], [3, 0, 5], [0, 28, 28], [0]]) {
+      assert.throws(
+        () => parseIdx(idx(dims, []), 'z.idx'),
+        /z\.idx: expected an IDX file whose dimensions are all non-zero, found dims/,
+        `dims [${dims}]`,
+      );
+    }
+  });
 });
 
 describe('openIdxDataset', () => {
@@ -126,6 +136,15 @@ describe('openIdxDataset', () => {
     await assert.rejects(
       openIdxDataset({ dir: badGzip, split: 'train', classNames: NAMES }),
       /expected valid gzip data/,
+    );
+    // A gzip bomb: 100 MiB of zeros in 100 KiB of gzip (more than 100 times the file, and 64 MiB).
+    const bomb = await write('bomb', {
+      'train-images-idx3-ubyte.gz': gzipSync(new Uint8Array(100 * 1024 * 1024), { level: 9 }),
+      'train-labels-idx1-ubyte': labels,
+    });
+    await assert.rejects(
+      openIdxDataset({ dir: bomb, split: 'train', classNames: NAMES }),
+      /train-images-idx3-ubyte\.gz: expected gzip data that decompresses to at most 64 MiB .*found more \(a zip bomb/,
     );
     const missing = await write('missing', { 'train-images-idx3-ubyte': images });
     await assert.rejects(

@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
+import { INFLATE_FLOOR, formatBytes, resolveReadLimits } from '../io/limits.js';
 import { DataError } from './errors.js';
 import type { Split } from './split.js';
 import { MemorySource, sharedBytes, sharedInt32 } from './source.js';
@@ -51,6 +52,10 @@ export function parseIdx(bytes: Uint8Array, path: string): IdxArray {
     dims.push(n);
     count *= n;
   }
+  // A zero dimension means no samples or empty images: nothing a model could train on.
+  if (dims.includes(0)) {
+    throw new DataError(path, 'an IDX file whose dimensions are all non-zero', `dims [${dims.join(', ')}]`);
+  }
   const payload = bytes.length - headerLength;
   if (payload !== count) {
     throw new DataError(path, `${count} data bytes for dims [${dims.join(', ')}]`, `${payload}`);
@@ -67,9 +72,19 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
     throw new DataError(path, 'a readable IDX file', (err as NodeJS.ErrnoException).code ?? String(err));
   }
   if (isGzip(raw)) {
+    // Bounded like every reader (see io/limits.ts): a gzip bomb stops at the limit, not at the RAM.
+    const limits = resolveReadLimits();
+    const max = Math.min(limits.maxBytes, Math.max(INFLATE_FLOOR, limits.maxInflateRatio * raw.length));
     try {
-      raw = await gunzipAsync(raw);
+      raw = await gunzipAsync(raw, { maxOutputLength: max });
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new DataError(
+          path,
+          `gzip data that decompresses to at most ${formatBytes(max)} (${limits.maxInflateRatio} times the file, or ${formatBytes(INFLATE_FLOOR)})`,
+          'more (a zip bomb, or not an IDX file)',
+        );
+      }
       throw new DataError(path, 'valid gzip data', (err as Error).message);
     }
   }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { openDataset } from './datasets.js';
 import { DataError } from './errors.js';
+import { decodeImage } from './image_folder.js';
 
 /** A width x height image whose pixel (x, y) is [x * 10, y * 10, 200] (+ alpha 7 when 4 channels). */
 function raw(width: number, height: number, channels: 1 | 3 | 4): Buffer {
@@ -149,5 +150,51 @@ describe('image folder', () => {
     await lenient.get(1);
     assert.equal(warnings.length, 1, 'one line per bad file');
     assert.match(warnings[0], /^warning: skipping bad image .*1\.jpg: expected a decodable image/);
+  });
+
+  it('refuses an image bomb (a small PNG of more than 50 megapixels) before decoding it', async () => {
+    const path = join(root, 'bomb.png');
+    await sharp({ create: { width: 7200, height: 7200, channels: 3, background: '#000000' } })
+      .png({ compressionLevel: 9 })
+      .toFile(path);
+    await assert.rejects(decodeImage(path, null), (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.match(e.message, /bomb\.png: expected an image of at most 50 megapixels, found a larger one/);
+      return true;
+    });
+  });
+
+  it('refuses symlink loops, naming the link, and still follows links that do not loop', async () => {
+    const base = join(root, 'links');
+    for (const c of ['c1', 'c2', 'c3']) {
+      await mkdir(join(base, 'train', c), { recursive: true });
+      await image(join(base, 'train', c, 'i.png'), 2, 2, 3);
+    }
+    // The audit's loop: train/c3/loop -> .. (60 images became 2,460, all labelled c3).
+    await symlink('..', join(base, 'train/c3/loop'));
+    await assert.rejects(openDataset({ kind: 'image-folder', split: 'train', path: base }), (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.equal(e.path, join(base, 'train/c3/loop'));
+      assert.match(
+        e.message,
+        /expected image folders without symlink loops, found a link to .*train, which contains the link itself/,
+      );
+      return true;
+    });
+    await rm(join(base, 'train/c3/loop'));
+    // A loop through two links, neither of which contains itself.
+    await mkdir(join(base, 'train/c3/a'));
+    await mkdir(join(base, 'train/c3/b'));
+    await symlink('../b', join(base, 'train/c3/a/x'));
+    await symlink('../a', join(base, 'train/c3/b/y'));
+    await assert.rejects(
+      openDataset({ kind: 'image-folder', split: 'train', path: base }),
+      /c3\/a\/x\/y: expected image folders without symlink loops, found a link to .*c3\/a, a folder already being listed/,
+    );
+    await rm(join(base, 'train/c3/b/y'));
+    // A link elsewhere is followed, as torchvision does.
+    await symlink(join(base, 'train/c1'), join(base, 'train/c2/more'));
+    const src = await openDataset({ kind: 'image-folder', split: 'train', path: base });
+    assert.equal(src.length, 4);
   });
 });

@@ -4,10 +4,15 @@
  * Class indices follow torchvision's ImageFolder: class folders sorted by name, files in sorted order of
  * (sub)directory then file name, recursing into subfolders. Images are decoded lazily with sharp (into
  * RGB, alpha dropped, like PIL's convert('RGB')), optionally shrunk while decoding.
+ *
+ * Symlinks are followed (torchvision's os.walk(followlinks=True)), but a link to a folder that contains
+ * the link (`train/c3/loop -> ..`) is an error naming the link: followed, it would list the same images
+ * again and again under the wrong class, and torchvision would recurse until the path is too long.
  */
 import { promises as fs, type Dirent } from 'node:fs';
-import { extname, join } from 'node:path';
+import { extname, join, sep } from 'node:path';
 import sharp from 'sharp';
+import { sanitizeMessage } from '../io/sanitize.js';
 import { DataError } from './errors.js';
 import type { ImageU8, RawImage } from './image.js';
 import type { Split } from './split.js';
@@ -15,13 +20,20 @@ import type { FolderDescriptor, ImageSource } from './source.js';
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp'];
 
+/**
+ * Images are decoded whole before cropping, several at a time per worker: a 700 KB PNG can claim
+ * 16000 x 16000 pixels (768 MB decoded). Larger images than this are refused (a 50 MP photo is
+ * 8660 x 5773; dataset images are far smaller).
+ */
+const MAX_IMAGE_PIXELS = 50_000_000;
+
 /** timm's ImageDataset gives up after this many bad files in a row when skipping. */
 const MAX_CONSECUTIVE_BAD = 50;
 
 export type WarningSink = (line: string) => void;
 
 export const stderrWarning: WarningSink = (line) => {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${sanitizeMessage(line)}\n`);
 };
 
 async function isDirectory(path: string, entry?: Dirent): Promise<boolean> {
@@ -36,23 +48,57 @@ async function isFile(path: string, entry: Dirent): Promise<boolean> {
   return st !== null && st.isFile();
 }
 
-/** Image files under `dir`, recursively (symlinks followed, as torchvision's os.walk(followlinks=True)). */
+/** Whether `inner` is `outer` or lies inside it (both real paths). */
+function isWithin(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
+}
+
+/**
+ * Refuses a symlinked folder that leads back to where it is: one that contains the link itself
+ * (`loop -> ..`), or one already being walked (a chain of links, `a/x -> ../b`, `b/y -> ../a`).
+ */
+function checkNotALoop(link: string, target: string, parent: string, walking: ReadonlySet<string>): void {
+  const why = isWithin(parent, target)
+    ? 'which contains the link itself'
+    : walking.has(target)
+      ? 'a folder already being listed (the links form a loop)'
+      : null;
+  if (why !== null) {
+    throw new DataError(
+      link,
+      'image folders without symlink loops',
+      `a link to ${target}, ${why}; remove the link or point it elsewhere`,
+    );
+  }
+}
+
+/**
+ * Image files under `dir`, recursively (symlinks followed, as torchvision's os.walk(followlinks=True),
+ * except links back into a folder that contains them: see the module comment).
+ */
 async function listImages(dir: string): Promise<string[]> {
   const dirs: string[] = [];
   const filesByDir = new Map<string, string[]>();
-  const walk = async (d: string): Promise<void> => {
+  // Real paths of the folders being walked (the current chain), to catch loops through several links.
+  const walking = new Set<string>();
+  const walk = async (d: string, real: string): Promise<void> => {
     dirs.push(d);
+    walking.add(real);
     const entries = await fs.readdir(d, { withFileTypes: true });
     const names: string[] = [];
     for (const e of entries) {
       const p = join(d, e.name);
-      if (await isDirectory(p, e)) await walk(p);
-      else if (IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()) && (await isFile(p, e)))
+      if (await isDirectory(p, e)) {
+        const target = e.isSymbolicLink() ? await fs.realpath(p) : join(real, e.name);
+        if (e.isSymbolicLink()) checkNotALoop(p, target, real, walking);
+        await walk(p, target);
+      } else if (IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()) && (await isFile(p, e)))
         names.push(e.name);
     }
     filesByDir.set(d, names.sort());
+    walking.delete(real);
   };
-  await walk(dir);
+  await walk(dir, await fs.realpath(dir));
   dirs.sort();
   return dirs.flatMap((d) => (filesByDir.get(d) ?? []).map((n) => join(d, n)));
 }
@@ -103,7 +149,7 @@ export async function scanImageFolder(splitDir: string): Promise<FolderIndex> {
 /** Decodes one file into 8-bit RGB; `shorterSide` shrinks (or grows) it while decoding. */
 export async function decodeImage(path: string, shorterSide: number | null): Promise<ImageU8> {
   try {
-    let pipeline = sharp(path).removeAlpha().toColourspace('srgb');
+    let pipeline = sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS }).removeAlpha().toColourspace('srgb');
     if (shorterSide !== null) {
       pipeline = pipeline.resize(shorterSide, shorterSide, { fit: 'outside', kernel: 'cubic' });
     }
@@ -121,7 +167,15 @@ export async function decodeImage(path: string, shorterSide: number | null): Pro
       channels: 3,
     };
   } catch (err) {
-    throw new DataError(path, `a decodable image (${IMAGE_EXTENSIONS.join(', ')})`, (err as Error).message);
+    const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) {
+      throw new DataError(
+        path,
+        `an image of at most ${MAX_IMAGE_PIXELS / 1e6} megapixels`,
+        'a larger one (lape decodes images whole; shrink it first)',
+      );
+    }
+    throw new DataError(path, `a decodable image (${IMAGE_EXTENSIONS.join(', ')})`, message);
   }
 }
 

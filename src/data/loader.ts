@@ -117,6 +117,14 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
     );
   }
   const batchSize = opts.batchSize;
+  // Each worker of each epoch warns once per bad file; the consumer should hear of it once in all.
+  const warned = new Set<string>();
+  const warnOnce = (line: string): void => {
+    if (!warned.has(line)) {
+      warned.add(line);
+      onWarning(line);
+    }
+  };
 
   async function* iterate(epoch: number = defaultEpoch): AsyncGenerator<Batch, void, undefined> {
     requireInt(epoch, 'epoch', 0);
@@ -143,32 +151,8 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
       return;
     }
 
-    const seen = new Set<string>();
-    const pool = new WorkerPool(workers, { descriptor: source.describe(), producer: config }, (line) => {
-      // Each worker warns once per bad file; the consumer should hear it once.
-      if (!seen.has(line)) {
-        seen.add(line);
-        onWarning(line);
-      }
-    });
-    try {
-      const ahead: Promise<Batch>[] = [];
-      let requested = 0;
-      const topUp = (upTo: number): void => {
-        for (; requested < Math.min(numBatches, upTo); requested++) ahead.push(pool.submit(job(requested)));
-      };
-      topUp(prefetch);
-      for (let b = 0; b < numBatches; b++) {
-        const next = ahead.shift();
-        if (next === undefined) throw new Error('loader: prefetch queue underflow');
-        const batch = await next;
-        // Keep `prefetch` batches in flight while the consumer works on this one.
-        topUp(b + 1 + prefetch);
-        yield batch;
-      }
-    } finally {
-      await pool.close();
-    }
+    const pool = new WorkerPool(workers, { descriptor: source.describe(), producer: config }, warnOnce);
+    yield* pool.inOrder(numBatches, prefetch, job);
   }
 
   return {

@@ -129,6 +129,34 @@ export function tensorBytes(t: HostTensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
+/**
+ * A tensor whose elements are `bytes` themselves (no copy): its data is a view of the same memory.
+ * `bytes` must hold exactly numel elements and start at a multiple of the element size.
+ */
+export function tensorOverBytes<D extends HostDType>(
+  dtype: D,
+  shape: readonly number[],
+  bytes: Uint8Array,
+): HostTensorOf<D> {
+  const size = DTYPE_SIZE[dtype];
+  const numel = numelOf(shape);
+  if (bytes.byteLength !== numel * size || bytes.byteOffset % size !== 0) {
+    throw new RangeError(
+      `${bytes.byteLength} bytes at offset ${bytes.byteOffset} given for ${numel} ${dtype}s`,
+    );
+  }
+  const Ctor = ARRAY_CTORS[dtype] as unknown as new (
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    length: number,
+  ) => DTypeArrayMap[D];
+  return {
+    dtype,
+    shape: [...shape],
+    data: new Ctor(bytes.buffer, bytes.byteOffset, numel),
+  } as HostTensorOf<D>;
+}
+
 /** A tensor whose elements are a copy of little-endian `bytes` (which must hold exactly numel elements). */
 export function tensorFromBytes<D extends HostDType>(
   dtype: D,

@@ -7,9 +7,10 @@
  * data is converted on reading. Fortran-ordered arrays are refused rather than silently transposed.
  */
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
-import { CheckpointError, withCheckpointErrors, writeFileAtomic } from './errors.js';
+import { writeFileAtomic } from './atomic.js';
+import { CheckpointError, withCheckpointErrors } from './errors.js';
 import {
   DTYPE_SIZE,
   type HostDType,
@@ -19,6 +20,8 @@ import {
   tensorBytes,
   tensorFromBytes,
 } from './host_tensor.js';
+import { ReadBudget, type ReadLimits, formatBytes } from './limits.js';
+import { quote } from './sanitize.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -49,10 +52,34 @@ const DESCR_BY_DTYPE: Readonly<Record<HostDType, string | null>> = {
   bfloat16: null,
 };
 
-/** Reads a .npy file. */
-export function readNpy(path: string): HostTensor {
-  return withCheckpointErrors(path, 'cannot read .npy file', () => parseNpy(readFileSync(path), path));
+export interface ReadNpyOptions {
+  /** Resource limits of this read (see limits.ts); default: the current default limits. */
+  limits?: Partial<ReadLimits>;
 }
+
+/** Reads a .npy file. */
+export function readNpy(path: string, options: ReadNpyOptions = {}): HostTensor {
+  return withCheckpointErrors(path, 'cannot read .npy file', () => {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      // The file's bytes, then the tensor copied out of them.
+      new ReadBudget(path, options.limits, size).allocate(2 * size, 'the file and its tensor');
+      const buf = new Uint8Array(size);
+      for (let done = 0; done < size;) {
+        const n = readSync(fd, buf, done, size - done, done);
+        if (n === 0) throw new CheckpointError(path, 'file shrank while being read');
+        done += n;
+      }
+      return parseNpy(buf, path);
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
+
+/** numpy itself reads headers of at most 10,000 bytes by default; lape allows a little more. */
+const MAX_HEADER = 1024 * 1024;
 
 /** Writes a tensor as a .npy file (version 1 unless the header needs more), atomically. */
 export function writeNpy(path: string, t: HostTensor): void {
@@ -82,13 +109,18 @@ export function parseNpy(buf: Uint8Array, file = '<npy buffer>'): HostTensor {
   }
   const dataStart = headerStart + headerLen;
   if (dataStart > buf.length) fail('file is truncated (inside the header)');
+  if (headerLen > MAX_HEADER) {
+    fail(`header of ${formatBytes(headerLen)} is larger than the ${formatBytes(MAX_HEADER)} lape reads`);
+  }
   const headerBytes = buf.subarray(headerStart, dataStart);
   // Versions 1 and 2 store the header as latin-1, version 3 as UTF-8.
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(headerBytes);
   const header = parseHeaderLiteral(text, fail);
   const { descr, fortran_order: fortran, shape } = header;
   if (typeof descr !== 'string') {
-    fail(`unsupported dtype ${JSON.stringify(descr)} (structured arrays are not supported)`);
+    fail(
+      `unsupported dtype ${quote(JSON.stringify(descr) ?? String(descr), 80)} (structured arrays are not supported)`,
+    );
   }
   if (typeof fortran !== 'boolean') fail('header has no fortran_order');
   if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) fail('header has no valid shape');
@@ -98,7 +130,7 @@ export function parseNpy(buf: Uint8Array, file = '<npy buffer>'): HostTensor {
   const m = /^([<>|=])([a-zA-Z]\d+)$/.exec(descr);
   const dtype = m ? DTYPE_BY_CODE.get(m[2]) : undefined;
   if (!m || dtype === undefined) {
-    fail(`dtype '${descr}' is not supported (float16/32/64, int8-64, uint8, bool are)`);
+    fail(`dtype ${quote(descr, 40)} is not supported (float16/32/64, int8-64, uint8, bool are)`);
   }
   let numel = 0;
   try {
@@ -159,7 +191,7 @@ type Literal = string | number | boolean | null | Literal[] | { [key: string]: L
 function parseHeaderLiteral(text: string, fail: (problem: string) => never): { [key: string]: Literal } {
   let i = 0;
   function bad(what: string): never {
-    return fail(`malformed header (${what} at character ${i}): ${text.slice(0, 120)}`);
+    return fail(`malformed header (${what} at character ${i}): ${quote(text, 120)}`);
   }
   function skip(): void {
     while (i < text.length && /\s/.test(text[i])) i++;

@@ -180,11 +180,11 @@ test('readStateDict finds the weights: top level, model, or a chosen key', () =>
 
   assertCheckpointError(
     () => readStateDict(fixturePath('checkpoint.pth'), { key: 'nope' }),
-    /^checkpoint\.pth: no dict of tensors under key 'nope' \(top-level keys: model, model_ema, optimizer, lr_scheduler, scaler, epoch, args, max_accuracy\)/,
+    /^checkpoint\.pth: no dict of tensors under key 'nope' \(top-level keys: 'model', 'model_ema', 'optimizer', 'lr_scheduler', 'scaler', 'epoch', 'args', 'max_accuracy'\)/,
   );
   assertCheckpointError(
     () => readStateDict(fixturePath('checkpoint_p4.pth')),
-    /^checkpoint_p4\.pth: no model weights found: expected a dict of tensors or a 'model' entry \(top-level keys: w, step, name, t\)/,
+    /^checkpoint_p4\.pth: no model weights found: expected a dict of tensors or a 'model' entry \(top-level keys: 'w', 'step', 'name', 't'\)/,
   );
 });
 

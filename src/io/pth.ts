@@ -14,7 +14,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 
-import { type ByteSink, CheckpointError, withCheckpointErrors, writeFileAtomic } from './errors.js';
+import { type ByteSink, writeFileAtomic } from './atomic.js';
+import { CheckpointError, withCheckpointErrors } from './errors.js';
 import {
   DTYPE_SIZE,
   type HostTensor,
@@ -23,7 +24,9 @@ import {
   isHostTensor,
   tensorBytes,
 } from './host_tensor.js';
+import { ReadBudget, type ReadLimits } from './limits.js';
 import { type PyValue, pickle, unpickle } from './pickle.js';
+import { quote } from './sanitize.js';
 
 // ---------------------------------------------------------------------------------------------------
 // CRC-32 (zip's checksum)
@@ -82,6 +85,7 @@ class ZipReader {
     private readonly file: string,
     private readonly fd: number,
     private readonly fileSize: number,
+    private readonly budget: ReadBudget,
   ) {
     const { cdOffset, cdSize, count } = this.findCentralDirectory();
     this.dataEnd = cdOffset;
@@ -190,12 +194,12 @@ class ZipReader {
       }
       p += 4 + len;
     }
-    this.corrupt(`record '${entry.name}' lacks its zip64 sizes`);
+    this.corrupt(`record ${quote(entry.name)} lacks its zip64 sizes`);
   }
 
   /** The (decompressed, checksum-verified) content of a record. */
   content(entry: ZipEntry): Uint8Array {
-    if (entry.flags & 1) throw new CheckpointError(this.file, `record '${entry.name}' is encrypted`);
+    if (entry.flags & 1) throw new CheckpointError(this.file, `record ${quote(entry.name)} is encrypted`);
     const header = this.read(entry.localHeaderOffset, 30);
     const h = new DataView(header.buffer);
     const nameLen = h.getUint16(26, true);
@@ -207,15 +211,18 @@ class ZipReader {
       h.getUint16(8, true) !== entry.method ||
       new TextDecoder().decode(localName) !== entry.name
     ) {
-      this.corrupt(`bad local header for record '${entry.name}'`);
+      this.corrupt(`bad local header for record ${quote(entry.name)}`);
     }
     const dataStart = entry.localHeaderOffset + 30 + nameLen + h.getUint16(28, true);
     if (dataStart + entry.compressedSize > this.dataEnd) {
       throw new CheckpointError(
         this.file,
-        `record '${entry.name}' extends past the end of the data (file truncated?)`,
+        `record ${quote(entry.name)} extends past the end of the data (file truncated?)`,
       );
     }
+    const what = `record ${quote(entry.name)}`;
+    this.budget.allocate(entry.compressedSize, what);
+    if (entry.method === 8) this.budget.inflate(entry.size, what);
     let data = this.read(dataStart, entry.compressedSize);
     if (entry.method === 8) {
       // Torch never compresses, but a checkpoint re-zipped by another tool may be deflated.
@@ -223,16 +230,21 @@ class ZipReader {
         const out = zlib.inflateRawSync(data, { maxOutputLength: Math.max(entry.size, 1) });
         data = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       } catch (err) {
-        throw new CheckpointError(this.file, `record '${entry.name}' does not decompress`, { cause: err });
+        throw new CheckpointError(this.file, `record ${quote(entry.name)} does not decompress`, {
+          cause: err,
+        });
       }
     } else if (entry.method !== 0) {
       throw new CheckpointError(
         this.file,
-        `record '${entry.name}' uses zip compression method ${entry.method}`,
+        `record ${quote(entry.name)} uses zip compression method ${entry.method}`,
       );
     }
     if (data.length !== entry.size || crc32(data) !== entry.crc32) {
-      throw new CheckpointError(this.file, `record '${entry.name}' is corrupt (size or CRC-32 mismatch)`);
+      throw new CheckpointError(
+        this.file,
+        `record ${quote(entry.name)} is corrupt (size or CRC-32 mismatch)`,
+      );
     }
     return data;
   }
@@ -258,18 +270,25 @@ function sniff(file: string, fd: number, size: number): void {
 // ---------------------------------------------------------------------------------------------------
 // Reading checkpoints
 
+export interface ReadPthOptions {
+  /** Resource limits of this read (see limits.ts); default: the current default limits. */
+  limits?: Partial<ReadLimits>;
+}
+
 /**
- * Loads a `torch.save` checkpoint as a PyValue: dicts are Maps, tensors HostTensors (dense copies, so
- * views, offsets and shared storages all come out as independent contiguous tensors). Nothing in the
- * file is executed; see pickle.ts for what is accepted. Throws CheckpointError for any problem.
+ * Loads a `torch.save` checkpoint as a PyValue: dicts are Maps, tensors HostTensors (dense and
+ * contiguous, so views, offsets and shared storages all come out as plain tensors; identical views of
+ * one storage come out as one tensor). Nothing in the file is executed; see pickle.ts for what is
+ * accepted, limits.ts for the memory it may take. Throws CheckpointError for any problem.
  */
-export function readPth(path: string): PyValue {
+export function readPth(path: string, options: ReadPthOptions = {}): PyValue {
   return withCheckpointErrors(path, 'cannot read checkpoint', () => {
     const fd = openSync(path, 'r');
     try {
       const size = fstatSync(fd).size;
       sniff(path, fd, size);
-      const zip = new ZipReader(path, fd, size);
+      const budget = new ReadBudget(path, options.limits, size);
+      const zip = new ZipReader(path, fd, size, budget);
       const names = [...zip.entries.keys()];
       // torch names the top folder after the file (or 'archive'); any name is fine.
       const pkl = names.find((n) => /^[^/]+\/data\.pkl$/.test(n));
@@ -284,18 +303,25 @@ export function readPth(path: string): PyValue {
       }
       const prefix = pkl.slice(0, -'data.pkl'.length);
       const byteorderEntry = zip.entries.get(`${prefix}byteorder`);
+      if (byteorderEntry !== undefined && byteorderEntry.size > 16) {
+        throw new CheckpointError(
+          path,
+          `byteorder record of ${byteorderEntry.size} bytes (expected 'little' or 'big')`,
+        );
+      }
       const byteorder = byteorderEntry
         ? new TextDecoder().decode(zip.content(byteorderEntry)).trim()
         : 'little';
       if (byteorder !== 'little' && byteorder !== 'big') {
-        throw new CheckpointError(path, `unknown byteorder record '${byteorder.slice(0, 20)}'`);
+        throw new CheckpointError(path, `unknown byteorder record ${quote(byteorder, 20)}`);
       }
       return unpickle(zip.content(zip.entries.get(pkl) as ZipEntry), {
         file: path,
+        budget,
         loadStorage: ({ key, dtype }) => {
           const name = `${prefix}data/${key}`;
           const entry = zip.entries.get(name);
-          if (!entry) throw new CheckpointError(path, `storage record '${name}' is missing`);
+          if (!entry) throw new CheckpointError(path, `storage record ${quote(name)} is missing`);
           const bytes = zip.content(entry);
           if (byteorder === 'big') byteSwapInPlace(bytes, DTYPE_SIZE[dtype]);
           return bytes;
@@ -307,9 +333,17 @@ export function readPth(path: string): PyValue {
   });
 }
 
-export interface ReadStateDictOptions {
+export interface ReadStateDictOptions extends ReadPthOptions {
   /** Take the weights from this top-level key instead of searching (e.g. `'model_ema'`). */
   key?: string;
+}
+
+/** Up to eight keys for a message, quoted, then how many more there are. */
+function describeKeys(keys: readonly string[]): string {
+  if (keys.length === 0) return 'none';
+  const max = keys.length > 8 ? 5 : 8;
+  const shown = keys.slice(0, max).map((k) => quote(k, 40));
+  return keys.length > max ? `${shown.join(', ')} and ${keys.length - max} more` : shown.join(', ');
 }
 
 /**
@@ -323,7 +357,7 @@ export function readStateDict(
   path: string,
   options: ReadStateDictOptions = {},
 ): { stateDict: StateDict; raw: PyValue; source: string } {
-  const raw = readPth(path);
+  const raw = readPth(path, options);
   const asStateDict = (v: PyValue | undefined): StateDict | null => {
     if (!(v instanceof Map)) return null;
     const out: StateDict = new Map();
@@ -339,7 +373,7 @@ export function readStateDict(
     if (!found) {
       throw new CheckpointError(
         path,
-        `no dict of tensors under key '${options.key}' (top-level keys: ${topKeys.join(', ') || 'none'})`,
+        `no dict of tensors under key ${quote(options.key)} (top-level keys: ${describeKeys(topKeys)})`,
       );
     }
     return { stateDict: found, raw, source: options.key };
@@ -355,7 +389,7 @@ export function readStateDict(
   throw new CheckpointError(
     path,
     raw instanceof Map
-      ? `no model weights found: expected a dict of tensors or a 'model' entry (top-level keys: ${topKeys.join(', ')})`
+      ? `no model weights found: expected a dict of tensors or a 'model' entry (top-level keys: ${describeKeys(topKeys)})`
       : 'no model weights found: the checkpoint is not a dict',
   );
 }

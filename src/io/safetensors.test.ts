@@ -132,7 +132,7 @@ test('validates the header', () => {
   });
   assertCheckpointError(
     () => readSafetensors(rawFile({ a: entry('U16', [2], [0, 4]) }, four)),
-    /\d+-x\.safetensors: tensor 'a' has dtype U16, which lape does not support/,
+    /\d+-x\.safetensors: tensor 'a' has dtype 'U16', which lape does not support/,
   );
   assertCheckpointError(
     () => readSafetensors(rawFile({ a: entry('F32', [-1], [0, 4]) }, four)),
@@ -140,7 +140,7 @@ test('validates the header', () => {
   );
   assertCheckpointError(
     () => readSafetensors(rawFile({ a: entry('constructor', [1], [0, 4]) }, four)),
-    /tensor 'a' has dtype constructor, which lape does not support/,
+    /tensor 'a' has dtype 'constructor', which lape does not support/,
   );
   assertCheckpointError(
     () => readSafetensors(rawFile({ a: entry('F32', [2], [0, 4]) }, four)),

@@ -9,7 +9,8 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
-import { CheckpointError, withCheckpointErrors, writeFileAtomic } from './errors.js';
+import { writeFileAtomic } from './atomic.js';
+import { CheckpointError, withCheckpointErrors } from './errors.js';
 import {
   DTYPE_SIZE,
   type HostDType,
@@ -20,6 +21,8 @@ import {
   numelOf,
   tensorBytes,
 } from './host_tensor.js';
+import { ReadBudget, type ReadLimits, formatBytes } from './limits.js';
+import { escapeText, quote } from './sanitize.js';
 
 const DTYPE_BY_CODE: ReadonlyMap<string, HostDType> = new Map([
   ['F32', 'float32'],
@@ -47,8 +50,12 @@ const CODE_BY_DTYPE: Readonly<Record<HostDType, string>> = {
   bool: 'BOOL',
 };
 
-/** The reference implementation refuses headers above 100 MB; so do we, before allocating. */
-const MAX_HEADER = 100_000_000;
+/**
+ * The reference implementation refuses headers above 100 MB. lape stops at 16 MiB, before allocating:
+ * a model with thousands of tensors has a header of a few hundred KiB, and parsing a 100 MB header of
+ * tiny entries would take gigabytes.
+ */
+const MAX_HEADER = 16 * 1024 * 1024;
 
 interface HeaderEntry {
   name: string;
@@ -58,12 +65,21 @@ interface HeaderEntry {
   end: number;
 }
 
+export interface ReadSafetensorsOptions {
+  /** Resource limits of this read (see limits.ts); default: the current default limits. */
+  limits?: Partial<ReadLimits>;
+}
+
 /** Reads a .safetensors file. Tensors come in the order of their data in the file. */
-export function readSafetensors(path: string): { tensors: StateDict; metadata: Record<string, string> } {
+export function readSafetensors(
+  path: string,
+  options: ReadSafetensorsOptions = {},
+): { tensors: StateDict; metadata: Record<string, string> } {
   return withCheckpointErrors(path, 'cannot read safetensors file', () => {
     const fd = openSync(path, 'r');
     try {
       const fileSize = fstatSync(fd).size;
+      const budget = new ReadBudget(path, options.limits, fileSize);
       const read = (position: number, into: Uint8Array): void => {
         for (let done = 0; done < into.byteLength;) {
           const n = readSync(fd, into, done, into.byteLength - done, position + done);
@@ -84,14 +100,19 @@ export function readSafetensors(path: string): { tensors: StateDict; metadata: R
         );
       }
       if (headerLen > BigInt(MAX_HEADER)) {
-        throw new CheckpointError(path, `header of ${headerLen} bytes is too large`);
+        throw new CheckpointError(
+          path,
+          `header of ${formatBytes(Number(headerLen))} is larger than the ${formatBytes(MAX_HEADER)} lape reads`,
+        );
       }
+      budget.allocate(Number(headerLen), 'the header');
       const header = new Uint8Array(Number(headerLen));
       read(8, header);
       const dataStart = 8 + header.length;
-      const { entries, metadata } = parseHeader(path, header, fileSize - dataStart);
+      const { entries, metadata } = parseHeader(path, header, fileSize - dataStart, budget);
       const tensors: StateDict = new Map();
       for (const e of entries) {
+        budget.allocate(e.end - e.begin, `tensor ${quote(e.name)}`);
         const t = emptyTensor(e.dtype, e.shape) as HostTensor;
         read(dataStart + e.begin, tensorBytes(t));
         tensors.set(e.name, t);
@@ -107,6 +128,7 @@ function parseHeader(
   path: string,
   header: Uint8Array,
   dataLength: number,
+  budget: ReadBudget,
 ): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   function fail(problem: string): never {
     throw new CheckpointError(path, `invalid safetensors header: ${problem}`);
@@ -117,7 +139,7 @@ function parseHeader(
   } catch (err) {
     throw new CheckpointError(
       path,
-      `invalid safetensors header: not valid UTF-8 JSON (${(err as Error).message})`,
+      `invalid safetensors header: not valid UTF-8 JSON (${escapeText((err as Error).message, 160)})`,
       {
         cause: err,
       },
@@ -132,24 +154,28 @@ function parseHeader(
         fail('__metadata__ is not an object');
       }
       for (const [k, v] of Object.entries(raw) as [string, unknown][]) {
-        if (typeof v !== 'string') fail(`__metadata__ value for '${k}' is not a string`);
+        if (typeof v !== 'string') fail(`__metadata__ value for ${quote(k)} is not a string`);
         metadata[k] = v;
       }
       continue;
     }
-    if (typeof raw !== 'object' || raw === null) fail(`entry '${name}' is not an object`);
+    budget.objectsCreated(1, 'safetensors header');
+    if (typeof raw !== 'object' || raw === null) fail(`entry ${quote(name)} is not an object`);
     const {
       dtype: code,
       shape,
       data_offsets: offsets,
     } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof code !== 'string') fail(`tensor '${name}' has no dtype`);
+    if (typeof code !== 'string') fail(`tensor ${quote(name)} has no dtype`);
     const dtype = DTYPE_BY_CODE.get(code);
     if (dtype === undefined) {
-      throw new CheckpointError(path, `tensor '${name}' has dtype ${code}, which lape does not support`);
+      throw new CheckpointError(
+        path,
+        `tensor ${quote(name)} has dtype ${quote(code, 80)}, which lape does not support`,
+      );
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      fail(`tensor '${name}' has an invalid shape`);
+      fail(`tensor ${quote(name)} has an invalid shape`);
     }
     if (
       !Array.isArray(offsets) ||
@@ -157,18 +183,18 @@ function parseHeader(
       !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
       offsets[0] > offsets[1]
     ) {
-      fail(`tensor '${name}' has invalid data_offsets`);
+      fail(`tensor ${quote(name)} has invalid data_offsets`);
     }
     const [begin, end] = offsets as [number, number];
     let numel = 0;
     try {
       numel = numelOf(shape as number[]);
     } catch (err) {
-      fail(`tensor '${name}': ${(err as Error).message}`);
+      fail(`tensor ${quote(name)}: ${(err as Error).message}`);
     }
     if (end - begin !== numel * DTYPE_SIZE[dtype]) {
       fail(
-        `tensor '${name}' of shape [${shape}] and dtype ${code} needs ${numel * DTYPE_SIZE[dtype]} bytes, its offsets span ${end - begin}`,
+        `tensor ${quote(name)} of shape [${shape}] and dtype ${code} needs ${numel * DTYPE_SIZE[dtype]} bytes, its offsets span ${end - begin}`,
       );
     }
     entries.push({ name, dtype, shape: shape as number[], begin, end });
@@ -178,7 +204,7 @@ function parseHeader(
   let at = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
-    if (e.begin < at) fail(`tensors '${entries[i - 1].name}' and '${e.name}' overlap`);
+    if (e.begin < at) fail(`tensors ${quote(entries[i - 1].name)} and ${quote(e.name)} overlap`);
     if (e.begin > at) fail(`data bytes ${at}..${e.begin} belong to no tensor`);
     at = e.end;
   }

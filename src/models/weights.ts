@@ -3,6 +3,7 @@
  * files hold), with the reference's names, shapes and dtypes, and a report of every mismatch by name.
  */
 import { fromFloat32, toFloat32, type HostTensor, type StateDict } from '../io/host_tensor.js';
+import { escapeText } from '../io/sanitize.js';
 import type { Module } from '../nn/module.js';
 import { fmtShape, sizeOf } from '../tensor/shape.js';
 
@@ -17,11 +18,20 @@ export interface LoadReport {
 
 export function describeReport(r: LoadReport): string {
   const parts: string[] = [];
-  if (r.missing.length) parts.push(`missing keys: ${r.missing.join(', ')}`);
-  if (r.unexpected.length) parts.push(`unexpected keys: ${r.unexpected.join(', ')}`);
-  for (const m of r.mismatched)
-    parts.push(`shape mismatch for ${m.key}: checkpoint ${fmtShape(m.got)}, model ${fmtShape(m.expected)}`);
+  if (r.missing.length) parts.push(`missing keys: ${listKeys(r.missing)}`);
+  if (r.unexpected.length) parts.push(`unexpected keys: ${listKeys(r.unexpected)}`);
+  for (const m of r.mismatched.slice(0, 8))
+    parts.push(
+      `shape mismatch for ${escapeText(m.key, 80)}: checkpoint ${fmtShape(m.got)}, model ${fmtShape(m.expected)}`,
+    );
+  if (r.mismatched.length > 8) parts.push(`${r.mismatched.length - 8} more shape mismatches`);
   return parts.join('; ');
+}
+
+/** Keys for a message: they come from a file, so escaped, and at most 8 of them (then how many more). */
+function listKeys(keys: readonly string[]): string {
+  const shown = keys.slice(0, 8).map((k) => escapeText(k, 80));
+  return keys.length > 8 ? `${shown.join(', ')} and ${keys.length - 8} more` : shown.join(', ');
 }
 
 /** Same values in the same order, allowing a leading axis of 1 on either side (the 1D_sin quirk). */

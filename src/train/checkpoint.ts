@@ -3,7 +3,8 @@
  * written by either side:
  * `{'model', 'optimizer', 'lr_scheduler', 'epoch', 'model_ema', 'args', 'max_accuracy', 'lape'}`.
  * `lape` holds what the reference does not save but an exact resume needs (RNG state, position
- * inside an interrupted epoch).
+ * inside an interrupted epoch), and a copy of log.txt's lines (the checkpoint is the record a resumed
+ * run repairs log.txt from).
  */
 import type { HostTensor, StateDict } from '../io/host_tensor.js';
 import { toFloat32 } from '../io/host_tensor.js';
@@ -177,6 +178,8 @@ export interface CheckpointContents {
   schedule: TrainConfig['schedule'] & { baseLr: number; epochs: number };
   /** Default: one process. */
   world?: RunWorld;
+  /** log.txt's lines for the epochs this checkpoint holds (one JSON object each); default none. */
+  log?: readonly string[];
 }
 
 function emaStateDict(ema: Map<string, Tensor>): StateDict {
@@ -222,6 +225,7 @@ export function saveCheckpoint(path: string, c: CheckpointContents): void {
         ['rng', c.state.rng ? [...c.state.rng] : null],
         // Samples per step over all ranks: a mid-epoch resume must step through the epoch alike.
         ['global_batch', c.config.batchSize * world.size],
+        ['log', [...(c.log ?? [])]],
       ]),
     ],
   ]);
@@ -234,6 +238,8 @@ export interface LoadedCheckpoint {
   state: TrainingState;
   /** Samples per optimization step of the run that wrote it (batch x ranks), when recorded. */
   globalBatch: number | null;
+  /** log.txt's lines as of this checkpoint; null when it has no copy (a reference or older checkpoint). */
+  log: string[] | null;
 }
 
 /**
@@ -253,9 +259,11 @@ export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
     if (rng !== null && (!Array.isArray(rng) || rng.length !== 4))
       throw new Error(`${path}: 'lape.rng' must hold 4 integers`);
     const globalBatch = num(lape.get('global_batch'), NaN);
+    const log = lape.get('log');
     return {
       raw,
       globalBatch: Number.isFinite(globalBatch) ? globalBatch : null,
+      log: Array.isArray(log) && log.every((l): l is string => typeof l === 'string') ? log : null,
       state: {
         epoch: num(lape.get('epochs_done'), 0),
         batchesDone: num(lape.get('batches_done'), 0),
@@ -268,6 +276,7 @@ export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
   return {
     raw,
     globalBatch: null,
+    log: null,
     state: { epoch: num(raw.get('epoch'), -1) + 1, batchesDone: 0, maxAccuracy, rng: null },
   };
 }

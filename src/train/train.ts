@@ -3,8 +3,15 @@
  * schedule, EMA, distillation, per-epoch evaluation, checkpoints and log.txt in the reference layout,
  * exact resume, and a clean stop on interrupt or divergence. With `hooks.dataParallel` it is one rank of
  * a data-parallel run (see src/dist/): it trains on its shard, and rank 0 alone prints and writes.
+ *
+ * Outputs survive a kill at any point. The output folder is checked to be writable before anything is
+ * loaded, and temporary files that killed runs left in it are removed. Every file is written atomically
+ * (config.json, checkpoints, log.txt: see io/atomic.ts). The checkpoint is the record of the run: it
+ * holds its own copy of the log, log.txt is rewritten from that copy after every checkpoint, and a
+ * resumed run first repairs log.txt from its checkpoint. So a kill between writing the checkpoint and
+ * log.txt loses no line, and a log never lists an epoch its checkpoint does not have.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeEngine } from '../backend/registry.js';
 import { ampAvailable } from '../ops/autocast.js';
@@ -12,7 +19,9 @@ import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
 import type { DataParallel } from '../dist/data_parallel.js';
 import { startupFingerprint } from '../dist/fingerprint.js';
+import { ensureWritableDir, removeStaleTemps, writeBytesAtomic } from '../io/atomic.js';
 import { readStateDict } from '../io/pth.js';
+import { sanitizeMessage } from '../io/sanitize.js';
 import type { StateDict } from '../io/host_tensor.js';
 import { createModel } from '../models/registry.js';
 import { adaptForFinetune } from '../models/finetune.js';
@@ -77,15 +86,22 @@ export interface TrainHooks {
   mixupGroups?: number;
 }
 
-/** A NaN or infinite loss: training stops, the last good checkpoint stays as it was. */
+/** A NaN or infinite loss: training stops, the last good checkpoint (if any) stays as it was. */
 export class DivergedError extends Error {
   constructor(
+    /** The epoch it happened in, counted from 1 as the progress display counts. */
     readonly epoch: number,
+    /** The step within that epoch, from 1. */
     readonly step: number,
     loss: number,
+    /** Where the last good checkpoint is and how many epochs it holds; null when there is none. */
+    kept: { path: string; epochs: number } | null,
   ) {
     super(
-      `training diverged: loss is ${loss} at epoch ${epoch}, step ${step}; the last good checkpoint was kept`,
+      `training diverged: loss is ${loss} at epoch ${epoch}, step ${step}; ` +
+        (kept
+          ? `the last good checkpoint (${kept.epochs} epoch${kept.epochs === 1 ? '' : 's'}) was kept in ${kept.path}`
+          : 'no checkpoint had been saved yet, so there is none to go back to'),
     );
   }
 }
@@ -137,12 +153,22 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   const dp = hooks.dataParallel ?? null;
   const lead = dp === null || dp.isLead;
   const worldSize = dp?.size ?? 1;
-  const log = lead ? (hooks.log ?? ((line: string) => process.stderr.write(`${line}\n`))) : () => {};
+  // Lines may quote paths and keys from files: sanitized like every message (io/sanitize.ts).
+  const print = hooks.log ?? ((line: string) => process.stderr.write(`${sanitizeMessage(line)}\n`));
+  const log = lead ? print : () => {};
   const showProgress = lead && (hooks.progress ?? true);
   if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1))
     throw new Error(`--epochs must be a positive integer, got ${cfg.epochs}`);
   if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1))
     throw new Error(`--batch-size must be a positive integer, got ${cfg.batchSize}`);
+
+  const out = lead ? cfg.outputDir : null;
+  if (out) {
+    // Before anything is loaded: a run that cannot save its results should not start.
+    ensureWritableDir(out);
+    const stale = removeStaleTemps(out);
+    if (stale.length) log(`removed ${stale.length} temporary file(s) left by an interrupted run in ${out}`);
+  }
 
   const trainSrc = await openSplit(cfg, 'train');
   const valSrc = cfg.evalEachEpoch ? await openSplit(cfg, 'val') : null;
@@ -181,6 +207,8 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   const optimizer = buildOptimizer(cfg, model, baseLr);
 
   let state: TrainingState = { epoch: 0, batchesDone: 0, maxAccuracy: 0, rng: null };
+  // log.txt's lines; the checkpoint keeps a copy (see the module comment).
+  let logLines: string[] = [];
   let savedEma: StateDict | null = null;
   if (cfg.resume) {
     const ck = readTrainingCheckpoint(cfg.resume);
@@ -197,6 +225,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
         `${cfg.resume} was saved ${state.batchesDone} steps into epoch ${state.epoch + 1} with ${ck.globalBatch} samples per step; this run takes ${globalBatch} (${worldSize} x --batch-size ${cfg.batchSize}): resume mid-epoch with the same global batch, or from a checkpoint saved at the end of an epoch`,
       );
     }
+    logLines = ck.log ?? readLogLines(out);
     model.rng.setState(state.rng ?? new Rng(cfg.seed + state.epoch).state());
     log(
       `resumed from ${cfg.resume}: ${state.epoch} epochs done${state.batchesDone ? `, ${state.batchesDone} batches into the next` : ''}`,
@@ -235,6 +264,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
         Promise.reject(dp ? dp.explainShardError(e, 'val', valSrc.length, valBatch) : e),
       )
     : null;
+  // Every rank agrees on the run before anything is written (one line from rank 0 otherwise).
   dp?.verifyStartup(
     startupFingerprint({
       cfg,
@@ -245,8 +275,6 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       state,
     }),
   );
-  const out = lead ? cfg.outputDir : null;
-  if (out) mkdirSync(out, { recursive: true });
   const save = (name: string, s: TrainingState): void => {
     if (!out) return;
     saveCheckpoint(join(out, name), {
@@ -256,10 +284,19 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       config: cfg,
       state: s,
       schedule,
+      log: logLines,
       world: { size: worldSize, rank: dp?.rank ?? 0 },
     });
   };
-  if (out && !cfg.resume) writeFileSync(join(out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  const writeLog = (): void => {
+    if (out) writeBytesAtomic(join(out, 'log.txt'), logLines.map((l) => `${l}\n`).join(''));
+  };
+  /** The checkpoint a divergence leaves to go back to. */
+  let kept: { path: string; epochs: number } | null =
+    cfg.resume && state.epoch > 0 ? { path: cfg.resume, epochs: state.epoch } : null;
+  if (out && !cfg.resume) writeBytesAtomic(join(out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  // Repair: a run killed after its checkpoint but before log.txt resumes with the checkpoint's log.
+  if (out && cfg.resume) writeLog();
 
   const epochs: EpochLog[] = [];
   let final: EvalResult | null = null;
@@ -284,7 +321,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       const loss = trainStep(ctx, batch);
       if (!Number.isFinite(loss)) {
         progress?.stop();
-        throw new DivergedError(epoch, index, loss);
+        throw new DivergedError(epoch + 1, index, loss, kept);
       }
       lossSum += loss;
       steps++;
@@ -333,21 +370,32 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       log(
         `epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)}, test acc1 ${final.acc1.toFixed(2)}% acc5 ${final.acc5.toFixed(2)}% loss ${final.loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`,
       );
-      if (final.acc1 > state.maxAccuracy) {
-        state = { ...state, maxAccuracy: final.acc1 };
-        save('best_checkpoint.pth', state);
-      }
     } else {
       log(
         `epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`,
       );
     }
+    logLines = [...logLines, JSON.stringify(entry)];
+    if (final && final.acc1 > state.maxAccuracy) {
+      state = { ...state, maxAccuracy: final.acc1 };
+      save('best_checkpoint.pth', state);
+    }
     save('checkpoint.pth', state);
-    if (out) appendFileSync(join(out, 'log.txt'), `${JSON.stringify(entry)}\n`);
+    writeLog();
+    if (out) kept = { path: join(out, 'checkpoint.pth'), epochs: state.epoch };
     epochs.push(entry);
   }
   optimizer.dispose();
   ema?.dispose();
   teacher?.dispose();
   return { outcome: 'completed', model, epochs, final, maxAccuracy: state.maxAccuracy };
+}
+
+/** The lines of an existing log.txt (for a checkpoint without its own copy of the log). */
+function readLogLines(out: string | null): string[] {
+  const path = out ? join(out, 'log.txt') : null;
+  if (!path || !existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 }

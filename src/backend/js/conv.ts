@@ -1,21 +1,18 @@
 import type { KernelArgs } from '../kernels.js';
 
-export function im2col(args: KernelArgs<'im2col'>): void {
-  const {
-    x,
-    cols,
-    channels: c,
-    height: h,
-    width: w,
-    kernelH: kh,
-    kernelW: kw,
-    stride,
-    pad,
-    outH,
-    outW,
-  } = args;
+type Window = Pick<
+  KernelArgs<'im2col'>,
+  'channels' | 'height' | 'width' | 'kernelH' | 'kernelW' | 'stride' | 'pad' | 'outH' | 'outW'
+>;
+
+/**
+ * Calls visit(col, pixel) for every element of im2col's [channels*kh*kw, outH*outW] matrix: `col` is
+ * its index there, `pixel` the index of the input pixel it reads (-1 in the zero padding).
+ */
+function forEachWindowElement(g: Window, visit: (col: number, pixel: number) => void): void {
+  const { channels, height: h, width: w, kernelH: kh, kernelW: kw, stride, pad, outH, outW } = g;
   const plane = outH * outW;
-  for (let ch = 0; ch < c; ch++) {
+  for (let ch = 0; ch < channels; ch++) {
     for (let ki = 0; ki < kh; ki++) {
       for (let kj = 0; kj < kw; kj++) {
         const row = ((ch * kh + ki) * kw + kj) * plane;
@@ -23,8 +20,8 @@ export function im2col(args: KernelArgs<'im2col'>): void {
           const iy = oy * stride - pad + ki;
           for (let ox = 0; ox < outW; ox++) {
             const ix = ox * stride - pad + kj;
-            cols[row + oy * outW + ox] =
-              iy >= 0 && iy < h && ix >= 0 && ix < w ? x[(ch * h + iy) * w + ix] : 0;
+            const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+            visit(row + oy * outW + ox, inside ? (ch * h + iy) * w + ix : -1);
           }
         }
       }
@@ -32,36 +29,18 @@ export function im2col(args: KernelArgs<'im2col'>): void {
   }
 }
 
+export function im2col(args: KernelArgs<'im2col'>): void {
+  const { x, cols } = args;
+  forEachWindowElement(args, (col, pixel) => {
+    cols[col] = pixel < 0 ? 0 : x[pixel];
+  });
+}
+
 export function col2im(args: KernelArgs<'col2im'>): void {
-  const {
-    cols,
-    dx,
-    channels: c,
-    height: h,
-    width: w,
-    kernelH: kh,
-    kernelW: kw,
-    stride,
-    pad,
-    outH,
-    outW,
-  } = args;
-  const plane = outH * outW;
-  for (let ch = 0; ch < c; ch++) {
-    for (let ki = 0; ki < kh; ki++) {
-      for (let kj = 0; kj < kw; kj++) {
-        const row = ((ch * kh + ki) * kw + kj) * plane;
-        for (let oy = 0; oy < outH; oy++) {
-          const iy = oy * stride - pad + ki;
-          if (iy < 0 || iy >= h) continue;
-          for (let ox = 0; ox < outW; ox++) {
-            const ix = ox * stride - pad + kj;
-            if (ix >= 0 && ix < w) dx[(ch * h + iy) * w + ix] += cols[row + oy * outW + ox];
-          }
-        }
-      }
-    }
-  }
+  const { cols, dx } = args;
+  forEachWindowElement(args, (col, pixel) => {
+    if (pixel >= 0) dx[pixel] += cols[col];
+  });
 }
 
 export function maxPool2d(args: KernelArgs<'maxPool2d'>): void {
