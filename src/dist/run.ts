@@ -4,6 +4,7 @@
  * ends the way the job needs: errors every rank knows are reported once by rank 0 and every rank exits
  * normally; an error only this rank knows is printed with its rank and aborts the whole job at once.
  */
+import { sanitizeMessage } from '../io/sanitize.js';
 import { DivergedError, train, type TrainResult } from '../train/train.js';
 import type { TrainConfig } from '../train/config.js';
 import { CollectiveError, DataParallel } from './data_parallel.js';
@@ -66,12 +67,13 @@ export async function trainRank(cfg: TrainConfig, opts: RankOptions): Promise<Ra
       }
     }
     if (err instanceof CollectiveError || err instanceof DivergedError) {
-      if (dp.isLead) process.stderr.write(`lape: ${message(err)}\n`);
+      if (dp.isLead) process.stderr.write(`${sanitizeMessage(`lape: ${message(err)}`)}\n`);
       world.finalize();
       return { result: null, exitCode: 1, lead: dp.isLead };
     }
-    process.stderr.write(`lape: ${world.describe()}: ${message(err)}\n`);
-    if (process.env.LAPE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
+    process.stderr.write(`${sanitizeMessage(`lape: ${world.describe()}: ${message(err)}`)}\n`);
+    if (process.env.LAPE_DEBUG && err instanceof Error)
+      process.stderr.write(`${sanitizeMessage(err.stack ?? '', { maxLines: 60 })}\n`);
     return world.abort(1);
   } finally {
     for (const s of STOP_SIGNALS) process.off(s, onStop);
