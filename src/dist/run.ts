@@ -41,7 +41,7 @@ export async function trainRank(cfg: TrainConfig, opts: RankOptions): Promise<Ra
   const onStop = (): void => controller.abort();
   for (const s of STOP_SIGNALS) process.on(s, onStop);
   const dp = new DataParallel(world, { signal: controller.signal });
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${sanitizeMessage(line)}\n`));
   try {
     if (opts.nprocPerNode !== undefined && opts.nprocPerNode !== world.localSize) {
       throw new Error(
