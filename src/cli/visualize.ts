@@ -10,7 +10,8 @@ import { parseLog } from '../viz/data.js';
 import { visualizationData } from '../viz/from_model.js';
 import { writeComparison } from '../viz/compare.js';
 import { writeVisualization } from '../viz/write.js';
-import { modelFromCheckpoint } from './checkpoint_model.js';
+import { modelFromCheckpoint } from '../checkpoint/load_model.js';
+import { openCheckpointForCli } from './checkpoint_model.js';
 import { choice, int, JOIN_CHOICES, PE_CHOICES } from './options.js';
 import type { ModelOverrides } from '../models/registry.js';
 
@@ -65,7 +66,11 @@ export function visualizeCommand(): Command {
       if (!ckpt) throw new Error('--ckpt-path is required');
       if (!dir) throw new Error('--save-dir is required');
       const t0 = performance.now();
-      const { model, name } = modelFromCheckpoint(ckpt, f.model ?? f.model_name, overridesOf(f));
+      const { model, resolved } = modelFromCheckpoint(await openCheckpointForCli(ckpt), {
+        model: f.model ?? f.model_name,
+        overrides: overridesOf(f),
+      });
+      const name = resolved.name;
       const data = visualizationData(model, {
         title: basename(ckpt),
         modelName: name,
@@ -108,10 +113,24 @@ export function comparePeCommand(): Command {
     )
     .option('--token <n>', 'patch whose maps are drawn (default: the centre patch)', int('--token', 0))
     .action(async (a: string, b: string, f: CompareFlags) => {
-      const ma = modelFromCheckpoint(a, f.model, { pe: f.pe, join: f.joinA });
-      const mb = modelFromCheckpoint(b, f.model, { pe: f.pe, join: f.joinB });
-      const da = visualizationData(ma.model, { title: basename(a), modelName: ma.name, token: f.token });
-      const db = visualizationData(mb.model, { title: basename(b), modelName: mb.name, token: f.token });
+      const ma = modelFromCheckpoint(await openCheckpointForCli(a), {
+        model: f.model,
+        overrides: { pe: f.pe, join: f.joinA },
+      });
+      const mb = modelFromCheckpoint(await openCheckpointForCli(b), {
+        model: f.model,
+        overrides: { pe: f.pe, join: f.joinB },
+      });
+      const da = visualizationData(ma.model, {
+        title: basename(a),
+        modelName: ma.resolved.name,
+        token: f.token,
+      });
+      const db = visualizationData(mb.model, {
+        title: basename(b),
+        modelName: mb.resolved.name,
+        token: f.token,
+      });
       const files = await writeComparison(f.saveDir, da, db, {
         labels: [`${basename(a)} (${da.join})`, `${basename(b)} (${db.join})`],
       });

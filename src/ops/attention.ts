@@ -12,6 +12,7 @@ import type { MatrixView } from '../backend/backend.js';
 import { getBackend } from '../backend/registry.js';
 import type { Rng } from '../tensor/random.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
+import { fillDropoutMask } from './dropout.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export interface AttentionOptions {
@@ -83,7 +84,7 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   let used = probs;
   if (opts.dropout && opts.dropout.p > 0) {
     mask = Tensor.empty([b, h, m, m]);
-    backend.dropoutMask(opts.dropout.rng.seed(), opts.dropout.p, mask.data);
+    fillDropoutMask(opts.dropout.rng.seed(), opts.dropout.p, mask);
     used = Tensor.empty([b, h, m, m]);
     backend.binary('mul', { data: probs.data, strides: [1] }, { data: mask.data, strides: [1] }, used.data, [
       used.size,
