@@ -234,7 +234,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   const baseLr = cfg.unscaleLr ? cfg.optimizer.lr : scaledLr(cfg.optimizer.lr, stepBatch);
   const optimizer = buildOptimizer(cfg, model, baseLr);
   const ema = cfg.ema ? new ModelEma(model.stateDict(), cfg.ema.decay) : null;
-  let baseValues = optimizer.groups.map(() => baseLr);
+  const baseValues = optimizer.groups.map(() => baseLr);
 
   const startEpoch = cfg.startEpoch ?? 0;
   let state: TrainingState = { epoch: startEpoch, batchesDone: 0, maxAccuracy: 0, rng: null };
