@@ -73,9 +73,8 @@ export async function figureToPdf(fig: Figure, title?: string): Promise<Uint8Arr
     } else {
       const font = s.bold ? bold : regular;
       // Helvetica has no glyph outside WinAnsi: keep what it can draw.
-      const text = [...s.text]
-        .map((ch) => (font.getCharacterSet().includes(ch.codePointAt(0) ?? 0) ? ch : '?'))
-        .join('');
+      const set = drawable.get(font) as Set<number>;
+      const text = [...s.text].map((ch) => (set.has(ch.codePointAt(0) ?? 0) ? ch : '?')).join('');
       const size = s.size * k;
       const width = font.widthOfTextAtSize(text, size);
       const shift = s.anchor === 'middle' ? width / 2 : s.anchor === 'end' ? width : 0;
