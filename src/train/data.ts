@@ -64,6 +64,22 @@ export function trainTransform(
   stats: NormalizationStats = trainNormalization(cfg, channels),
 ): TransformConfig {
   const a = cfg.augment;
+  if (a.threeAugment) {
+    // DeiT III's new_data_aug_generator replaces the whole transform: no RandAugment, no erasing.
+    return {
+      kind: 'train',
+      size,
+      channels,
+      interpolation: 'bicubic',
+      crop: a.simpleRandomCrop
+        ? { kind: 'simple-random-crop', padding: 4 }
+        : { kind: 'random-resized-crop', scale: [0.08, 1], ratio: [3 / 4, 4 / 3] },
+      hflip: 0.5,
+      augment: { kind: 'three-augment', colorJitter: a.colorJitter },
+      normalize: stats,
+      erasing: null,
+    };
+  }
   return {
     kind: 'train',
     size,
