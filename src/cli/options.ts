@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ModelOverrides } from '../models/registry.js';
+import { announce } from '../train/progress.js';
 
 export function int(flag: string, min = 0): (v: string) => number {
   return (v) => {
@@ -158,8 +159,9 @@ export async function withInterruptSignal<T>(work: (signal: AbortSignal) => Prom
   const controller = new AbortController();
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(130);
-    process.stderr.write(
-      '\ninterrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to quit now)\n',
+    // Through the progress module: a bar on screen would redraw over a plain write.
+    announce(
+      'interrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to quit now)',
     );
     controller.abort();
   };
