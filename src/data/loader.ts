@@ -51,6 +51,8 @@ export interface LoaderOptions {
    * whole runs only. Default 1.
    */
   readonly accumulation?: number;
+  /** Width of the soft targets: the model's outputs (default: the source's class count). */
+  readonly numClasses?: number;
   /** Label smoothing when there is no mixup (mixup carries its own); default 0 (no targets). */
   readonly labelSmoothing?: number;
   /** Where skipped-image warnings go (one line per bad file); stderr by default. */
@@ -159,6 +161,7 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
       epoch,
       mixup,
       labelSmoothing,
+      numClasses: opts.numClasses ?? source.numClasses,
     };
 
     if (workers === 0) {

@@ -35,6 +35,8 @@ export interface ProducerConfig {
   readonly mixup: MixupConfig | null;
   /** Label smoothing without mixup: targets are then the smoothed one-hot labels. 0 = hard labels only. */
   readonly labelSmoothing: number;
+  /** Width of the soft targets (the model's outputs); default the source's class count. */
+  readonly numClasses?: number;
 }
 
 export interface BatchJob {
@@ -83,7 +85,7 @@ export class BatchProducer {
       const whole = job.mixing ?? { index: batchIndex, size, offset: 0, indices };
       targets = await this.mix(job, whole, images, labels, mixup);
     } else if (labelSmoothing > 0) {
-      targets = mixTargets(labels, this.source.numClasses, 1, labelSmoothing);
+      targets = mixTargets(labels, this.config.numClasses ?? this.source.numClasses, 1, labelSmoothing);
     }
     return { images, labels, targets, size };
   }
@@ -182,7 +184,7 @@ export class BatchProducer {
     return mixTargetsWithPartners(
       labels,
       partnerLabels,
-      this.source.numClasses,
+      this.config.numClasses ?? this.source.numClasses,
       decisions.map((d) => d.lam),
       mixup.labelSmoothing,
     );

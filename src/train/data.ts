@@ -145,9 +145,11 @@ export function trainLoader(
   size: number,
   channels: Channels,
   stats?: NormalizationStats,
+  numClasses?: number,
 ): Promise<DataLoader> {
   return createLoader({
     source,
+    numClasses,
     transform: trainTransform(cfg, size, channels, stats),
     batchSize: cfg.batchSize,
     shuffle: true,

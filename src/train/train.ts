@@ -313,7 +313,14 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   };
   if (out && !cfg.resume) writeFileSync(join(out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
 
-  const loader: DataLoader = await trainLoader(cfg, trainSrc, imgSize, channels, stats);
+  const loader: DataLoader = await trainLoader(
+    cfg,
+    trainSrc,
+    imgSize,
+    channels,
+    stats,
+    model.config.numClasses,
+  );
   const valLoader = valSrc
     ? await evalLoader(cfg, valSrc, imgSize, channels, Math.max(1, Math.floor(cfg.batchSize * 1.5)), stats)
     : null;
