@@ -1,5 +1,6 @@
 /** `lape eval`: top-1, top-5 and loss of a checkpoint (lape's or the reference's) on a validation split. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { INAT_CATEGORIES } from '../data/inat.js';
 import { inputNormalization, storedDataset } from '../checkpoint/input.js';
 import { modelFromCheckpoint } from '../checkpoint/load_model.js';
 import type { ModelRequest } from '../checkpoint/model_config.js';
@@ -85,7 +86,12 @@ export function evalCommand(): Command {
     )
     .option('--data-path <dir>', 'dataset folder')
     .option('--input-size <n>', 'image side (same as --img-size)', int('--input-size', 1))
-    .option('--inat-category <level>', 'iNaturalist taxonomy level of the classes (default: name)')
+    .addOption(
+      new Option(
+        '--inat-category <level>',
+        'iNaturalist taxonomy level of the classes (default: name)',
+      ).choices(INAT_CATEGORIES),
+    )
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)
     .option('--num-workers <n>', 'data worker threads', int('--num-workers', 0), 2)
     .option('--json', 'print one JSON object with acc1, acc5, loss, images')

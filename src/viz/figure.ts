@@ -107,7 +107,11 @@ export async function encodeFigure(fig: Figure, opts: FigureOptions): Promise<Bu
         img = sharp(await encodeFigureRaster(fig), {
           raw: { width: fig.width, height: fig.height, channels: 3 },
         });
-      else img = sharp(Buffer.from(figureToSvg(fig)), { density: dpi }).flatten({ background: '#ffffff' });
+      // librsvg's density is relative to 72 dpi; figure pixels are 1/96 inch.
+      else
+        img = sharp(Buffer.from(figureToSvg(fig)), { density: (dpi * 72) / 96 }).flatten({
+          background: '#ffffff',
+        });
       img = img.withMetadata({ density: dpi });
       return opts.format === 'png'
         ? img.png({ compressionLevel: 6 }).toBuffer()
