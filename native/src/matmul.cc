@@ -1,11 +1,13 @@
 // Batched GEMM on oneDNN's matmul primitive:
 //   C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias)
 // Transposes are expressed through strides, a zero batch stride broadcasts an operand (batch dim 1),
-// alpha is a runtime output scale (one primitive serves every alpha), beta a sum post-op, and the bias is fused (as a bias argument when alpha is
-// 1; as a binary-add post-op otherwise, because oneDNN scales the bias together with the product).
-// One primitive per distinct problem, created on first use and cached.
-#include <unordered_map>
+// alpha is a runtime scale (one primitive serves every alpha), beta a sum post-op, and the bias is
+// fused: as the primitive's bias, except under oneDNN 2 with alpha != 1, where the output scale would
+// scale the bias too and it becomes a binary-add post-op. One primitive per distinct problem, created
+// on first use and kept in a bounded LRU cache. A and B are float32 or bfloat16 (mixed precision:
+// products accumulate in float32), C float32 or bfloat16, the bias float32.
 
+#include "bf16.h"
 #include "common.h"
 #include "dnnl_common.h"
 
@@ -20,9 +22,11 @@ struct Key {
   float beta;
   bool scaled;  // alpha != 1 (its value is a runtime argument)
   bool ta, tb, bias;
+  Float in, out;  // element types of A and B, and of C
   bool operator==(const Key& o) const {
     return m == o.m && n == o.n && k == o.k && batch == o.batch && sa == o.sa && sb == o.sb && sc == o.sc &&
-           beta == o.beta && scaled == o.scaled && ta == o.ta && tb == o.tb && bias == o.bias;
+           beta == o.beta && scaled == o.scaled && ta == o.ta && tb == o.tb && bias == o.bias && in == o.in &&
+           out == o.out;
   }
 };
 
@@ -42,7 +46,8 @@ struct KeyHash {
     uint32_t b;
     std::memcpy(&b, &k.beta, 4);
     mix(b);
-    mix((k.ta ? 1 : 0) | (k.tb ? 2 : 0) | (k.bias ? 4 : 0) | (k.scaled ? 8 : 0));
+    mix((k.ta ? 1 : 0) | (k.tb ? 2 : 0) | (k.bias ? 4 : 0) | (k.scaled ? 8 : 0) | (k.in == Float::BF16 ? 16 : 0) |
+        (k.out == Float::BF16 ? 32 : 0));
     return static_cast<size_t>(h);
   }
 };
@@ -55,40 +60,40 @@ struct Entry {
   std::string impl;
 };
 
-std::unordered_map<Key, Entry, KeyHash>& cache() {
-  static std::unordered_map<Key, Entry, KeyHash> c;
+dnn::LruCache<Key, Entry, KeyHash>& cache() {
+  static dnn::LruCache<Key, Entry, KeyHash> c;
   return c;
 }
 
 Entry& getEntry(const Key& key) {
   auto& c = cache();
-  auto it = c.find(key);
-  if (it != c.end()) return it->second;
+  if (Entry* hit = c.find(key)) return *hit;
 
   const i64 m = key.m, n = key.n, k = key.k;
+  const dt in = dnn::dataType(key.in), out = dnn::dataType(key.out);
   memory::desc ad, bd, cd, biasd;
   if (key.batch == 1) {
-    ad = memory::desc({m, k}, dt::f32, key.ta ? memory::dims{1, m} : memory::dims{k, 1});
-    bd = memory::desc({k, n}, dt::f32, key.tb ? memory::dims{1, k} : memory::dims{n, 1});
-    cd = memory::desc({m, n}, dt::f32, memory::dims{n, 1});
+    ad = memory::desc({m, k}, in, key.ta ? memory::dims{1, m} : memory::dims{k, 1});
+    bd = memory::desc({k, n}, in, key.tb ? memory::dims{1, k} : memory::dims{n, 1});
+    cd = memory::desc({m, n}, out, memory::dims{n, 1});
     biasd = memory::desc({1, n}, dt::f32, memory::dims{n, 1});
   } else {
     const i64 ba = key.sa == 0 ? 1 : key.batch, bb = key.sb == 0 ? 1 : key.batch;
-    ad = memory::desc({ba, m, k}, dt::f32, key.ta ? memory::dims{key.sa ? key.sa : m * k, 1, m} : memory::dims{key.sa ? key.sa : m * k, k, 1});
-    bd = memory::desc({bb, k, n}, dt::f32, key.tb ? memory::dims{key.sb ? key.sb : k * n, 1, k} : memory::dims{key.sb ? key.sb : k * n, n, 1});
-    cd = memory::desc({key.batch, m, n}, dt::f32, memory::dims{key.sc, n, 1});
+    ad = memory::desc({ba, m, k}, in, key.ta ? memory::dims{key.sa ? key.sa : m * k, 1, m} : memory::dims{key.sa ? key.sa : m * k, k, 1});
+    bd = memory::desc({bb, k, n}, in, key.tb ? memory::dims{key.sb ? key.sb : k * n, 1, k} : memory::dims{key.sb ? key.sb : k * n, n, 1});
+    cd = memory::desc({key.batch, m, n}, out, memory::dims{key.sc, n, 1});
     biasd = memory::desc({1, 1, n}, dt::f32, memory::dims{n, n, 1});
   }
 
   dnnl::primitive_attr attr = dnn::userScratchpadAttr();
-  if (key.scaled) attr.set_output_scales(0, {DNNL_RUNTIME_F32_VAL});
+  if (key.scaled) dnn::setRuntimeAlpha(attr);
   dnnl::post_ops po;
   int npo = 0;
   if (key.beta != 0.0f) {
     po.append_sum(key.beta);
     npo++;
   }
-  const bool fusedBias = key.bias && !key.scaled;
+  const bool fusedBias = key.bias && !(key.scaled && dnn::kAlphaScalesBias);
   int biasArg = 0;
   if (key.bias && !fusedBias) {
     po.append_binary(dnnl::algorithm::binary_add, biasd);
@@ -99,8 +104,7 @@ Entry& getEntry(const Key& key) {
   }
   if (npo) attr.set_post_ops(po);
 
-  dnnl::matmul::desc desc = fusedBias ? dnnl::matmul::desc(ad, bd, biasd, cd) : dnnl::matmul::desc(ad, bd, cd);
-  dnnl::matmul::primitive_desc pd(desc, attr, dnn::engine());
+  dnnl::matmul::primitive_desc pd = dnn::matmulDesc(ad, bd, fusedBias ? &biasd : nullptr, cd, attr);
 
   Entry e;
   e.prim = dnnl::matmul(pd);
@@ -112,18 +116,18 @@ Entry& getEntry(const Key& key) {
   e.biasArg = biasArg;
   e.scratch.init(pd.scratchpad_desc());
   e.impl = pd.impl_info_str();
-  return c.emplace(key, std::move(e)).first->second;
+  return c.insert(key, std::move(e));
 }
 
-void run(Entry& e, const float* a, const float* b, float* c, const float* bias, float* alpha) {
-  e.A.set_data_handle(const_cast<float*>(a));
-  e.B.set_data_handle(const_cast<float*>(b));
+void run(Entry& e, void* a, void* b, void* c, const float* bias, float* alpha) {
+  e.A.set_data_handle(a);
+  e.B.set_data_handle(b);
   e.C.set_data_handle(c);
   dnn::Arg args[6] = {{DNNL_ARG_SRC, &e.A}, {DNNL_ARG_WEIGHTS, &e.B}, {DNNL_ARG_DST, &e.C}};
   int n = 3;
   if (e.Scale) {
     e.Scale.set_data_handle(alpha);
-    args[n++] = {DNNL_ARG_ATTR_OUTPUT_SCALES, &e.Scale};
+    args[n++] = {dnn::kAlphaArg, &e.Scale};
   }
   if (e.biasArg) {
     e.Bias.set_data_handle(const_cast<float*>(bias));
@@ -134,88 +138,107 @@ void run(Entry& e, const float* a, const float* b, float* c, const float* bias, 
 }
 
 /** k == 0: C = beta * C (+ bias), batch by batch. */
-void emptyInner(float* c, const float* bias, i64 m, i64 n, i64 batch, i64 sc, float beta) {
-  for (i64 bt = 0; bt < batch; bt++) {
-    float* cb = c + bt * sc;
-    for (i64 i = 0; i < m; i++)
-      for (i64 j = 0; j < n; j++) {
-        float v = beta == 0.0f ? 0.0f : beta * cb[i * n + j];
-        cb[i * n + j] = bias ? v + bias[j] : v;
-      }
-  }
+void emptyInner(const FloatBuf& c, const float* bias, i64 m, i64 n, i64 batch, i64 sc, float beta) {
+  const bool half = c.type == Float::BF16;
+  for (i64 bt = 0; bt < batch; bt++)
+    for (i64 i = 0; i < m * n; i++) {
+      const i64 at = bt * sc + i;
+      const float old = half ? fromBf16(static_cast<uint16_t*>(c.data)[at]) : static_cast<float*>(c.data)[at];
+      float v = beta == 0.0f ? 0.0f : beta * old;
+      if (bias) v += bias[i % n];
+      if (half) static_cast<uint16_t*>(c.data)[at] = toBf16(v);
+      else static_cast<float*>(c.data)[at] = v;
+    }
 }
 
-// matmul(a, b, c, m, n, k, transA, transB, batch, strideA, strideB, strideC, alpha, beta, bias?)
+/** The problem of one call, read from its fields (see `matmul` in src/backend/kernels.ts). */
+struct Problem {
+  FloatBuf a, b, c;
+  View<float> bias;
+  i64 m, n, k, batch, sa, sb, sc;
+  bool ta, tb, hasBias;
+  float alpha, beta;
+};
+
+Problem readProblem(const Fields& f) {
+  Problem p;
+  p.a = f.floating("a");
+  p.b = f.floating("b");
+  p.c = f.floating("c");
+  if (p.a.type != p.b.type) fail(f.where() + "a and b must have the same element type");
+  p.m = f.size("m");
+  p.n = f.size("n");
+  p.k = f.size("k");
+  p.ta = f.flag("transA");
+  p.tb = f.flag("transB");
+  p.batch = f.size("batch");
+  p.sa = f.size("strideA");
+  p.sb = f.size("strideB");
+  p.sc = f.size("strideC");
+  p.alpha = static_cast<float>(f.num("alpha"));
+  p.beta = static_cast<float>(f.num("beta"));
+  p.bias = f.f32opt("bias");
+  p.hasBias = f.has("bias");
+  if (p.m > 2147483647 || p.n > 2147483647 || p.k > 2147483647) fail(f.where() + "dimension too large");
+  return p;
+}
+
+/** The cache key of a problem: batch 1 (or one processed batch item at a time) ignores the strides. */
+Key keyOf(const Problem& p, bool perItem) {
+  const bool one = p.batch == 1 || perItem;
+  return Key{p.m,          p.n,   p.k,  one ? 1 : p.batch, one ? 0 : p.sa, one ? 0 : p.sb, one ? 0 : p.sc,
+             p.beta,       p.alpha != 1.0f, p.ta,     p.tb,           p.hasBias,      p.a.type,
+             p.c.type};
+}
+
 napi_value Matmul(napi_env env, napi_callback_info info) {
-  Args args(env, info, "matmul");
-  View<float> a = args.f32(0, "a"), b = args.f32(1, "b"), c = args.f32(2, "c");
-  const i64 m = args.size(3, "m"), n = args.size(4, "n"), k = args.size(5, "k");
-  const bool ta = args.flag(6, "transA"), tb = args.flag(7, "transB");
-  const i64 batch = args.size(8, "batch");
-  const i64 sa = args.size(9, "strideA"), sb = args.size(10, "strideB"), sc = args.size(11, "strideC");
-  const double alphaD = args.num(12, "alpha"), betaD = args.num(13, "beta");
-  View<float> bias = args.f32opt(14, "bias");
-  const bool hasBias = args.count() > 14 && !args.isNullish(14);
-
-  if (batch == 0 || m == 0 || n == 0) return nullptr;
-  if (m > 2147483647 || n > 2147483647 || k > 2147483647) fail(args.where() + "dimension too large");
-  const i64 mk = mul(m, k, args), kn = mul(k, n, args), mn = mul(m, n, args);
-  if (k > 0) {
-    need(a, mul(batch - 1, sa, args) + mk, "a", args);
-    need(b, mul(batch - 1, sb, args) + kn, "b", args);
+  Fields f(env, info, "matmul");
+  Problem p = readProblem(f);
+  if (p.batch == 0 || p.m == 0 || p.n == 0) return nullptr;
+  const i64 mk = mul(p.m, p.k, f), kn = mul(p.k, p.n, f), mn = mul(p.m, p.n, f);
+  if (p.k > 0) {
+    need(p.a, mul(p.batch - 1, p.sa, f) + mk, "a", f);
+    need(p.b, mul(p.batch - 1, p.sb, f) + kn, "b", f);
   }
-  need(c, mul(batch - 1, sc, args) + mn, "c", args);
-  if (hasBias) need(bias, n, "bias", args);
-  float alpha = static_cast<float>(alphaD);
-  const float beta = static_cast<float>(betaD);
-  const bool scaled = alpha != 1.0f;
+  need(p.c, mul(p.batch - 1, p.sc, f) + mn, "c", f);
+  if (p.hasBias) need(p.bias, p.n, "bias", f);
 
-  if (k == 0) {
-    emptyInner(c.data, hasBias ? bias.data : nullptr, m, n, batch, sc, beta);
+  if (p.k == 0) {
+    emptyInner(p.c, p.hasBias ? p.bias.data : nullptr, p.m, p.n, p.batch, p.sc, p.beta);
     return nullptr;
   }
 
   std::lock_guard<std::mutex> guard(dnn::lock());
   // Outputs that overlap across the batch (strideC 0 or < m*n) are computed batch by batch, in order.
-  const bool sequential = batch > 1 && sc < mn;
-  if (batch == 1 || sequential) {
-    Key key{m, n, k, 1, 0, 0, 0, beta, scaled, ta, tb, hasBias};
-    Entry& e = getEntry(key);
-    for (i64 bt = 0; bt < batch; bt++) run(e, a.data + bt * sa, b.data + bt * sb, c.data + bt * sc, bias.data, &alpha);
-    return nullptr;
+  const bool perItem = p.batch > 1 && p.sc < mn;
+  Entry& e = getEntry(keyOf(p, perItem));
+  if (p.batch == 1 || perItem) {
+    for (i64 bt = 0; bt < p.batch; bt++)
+      run(e, p.a.at(bt * p.sa), p.b.at(bt * p.sb), p.c.at(bt * p.sc), p.bias.data, &p.alpha);
+  } else {
+    run(e, p.a.data, p.b.data, p.c.data, p.bias.data, &p.alpha);
   }
-  Key key{m, n, k, batch, sa, sb, sc, beta, scaled, ta, tb, hasBias};
-  Entry& e = getEntry(key);
-  run(e, a.data, b.data, c.data, bias.data, &alpha);
   return nullptr;
 }
 
-// matmulCacheSize(): number of cached primitives (for tests and diagnostics).
-napi_value MatmulCacheSize(napi_env env, napi_callback_info) {
-  napi_value v;
-  napi_create_double(env, static_cast<double>(cache().size()), &v);
-  return v;
-}
-
-// matmulImpl(m, n, k, transA, transB, batch, strideA, strideB, strideC, alpha, beta, hasBias): the oneDNN
-// implementation chosen for a problem (diagnostics).
+// matmulImpl(args): the oneDNN implementation chosen for a matmul call's problem (diagnostics).
 napi_value MatmulImpl(napi_env env, napi_callback_info info) {
-  Args args(env, info, "matmulImpl");
-  Key key{args.positive(0, "m"), args.positive(1, "n"), args.positive(2, "k"), args.positive(5, "batch"),
-          args.size(6, "strideA"), args.size(7, "strideB"), args.size(8, "strideC"),
-          static_cast<float>(args.num(10, "beta")), static_cast<float>(args.num(9, "alpha")) != 1.0f,
-          args.flag(3, "transA"), args.flag(4, "transB"), args.flag(11, "hasBias")};
-  if (key.batch == 1) key.sa = key.sb = key.sc = 0;
+  Fields f(env, info, "matmulImpl");
+  Problem p = readProblem(f);
+  if (p.batch == 0 || p.m == 0 || p.n == 0 || p.k == 0) fail(f.where() + "empty problem");
   std::lock_guard<std::mutex> guard(dnn::lock());
-  Entry& e = getEntry(key);
+  Entry& e = getEntry(keyOf(p, p.batch > 1 && p.sc < p.m * p.n));
   return Napi::String::New(env, e.impl);
 }
 
 }  // namespace
 
+size_t matmulCacheSize() { return cache().size(); }
+
 void InitMatmul(Napi::Env env, Napi::Object exports) {
-  LAPE_EXPORT(env, exports, "matmul", Matmul);
-  LAPE_EXPORT(env, exports, "matmulCacheSize", MatmulCacheSize);
+  LAPE_KERNEL(env, exports, "matmul", Matmul,
+              {"a", "b", "c", "m", "n", "k", "transA", "transB", "batch", "strideA", "strideB", "strideC", "alpha",
+               "beta", "bias"});
   LAPE_EXPORT(env, exports, "matmulImpl", MatmulImpl);
 }
 

@@ -12,7 +12,7 @@ import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { createProgress } from '../train/progress.js';
 import { openCheckpointForCli } from './checkpoint_model.js';
 import { addModelFlags, modelRequest, normalizationOverride, type InputFlags } from './model_flags.js';
-import { dataSet, int, type ModelFlags } from './options.js';
+import { AMP_HELP, ampFromFlag, dataSet, int, type ModelFlags } from './options.js';
 
 /**
  * Evaluates the model a checkpoint holds (resolved from `req` and the checkpoint) on the validation
@@ -44,7 +44,8 @@ export async function evaluateCheckpoint(
     );
     const loader = await evalLoader(cfg, src, imgSize, inChans as Channels, cfg.batchSize, stats);
     const bar = (opts.progress ?? true) ? createProgress('eval', loader.numBatches) : null;
-    const r = await evaluate(model, loader, (done) => bar?.update(done, {}));
+    const amp = ampFromFlag(cfg.amp);
+    const r = await evaluate(model, loader, { onBatch: (done) => bar?.update(done, {}), amp });
     bar?.stop();
     return r;
   } finally {
@@ -73,6 +74,7 @@ interface EvalFlags extends ModelFlags, InputFlags {
   numWorkers: number;
   json?: boolean;
   progress: boolean;
+  amp?: boolean;
 }
 
 export function evalCommand(): Command {
@@ -95,6 +97,7 @@ export function evalCommand(): Command {
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)
     .option('--num-workers <n>', 'data worker threads', int('--num-workers', 0), 2)
     .option('--json', 'print one JSON object with acc1, acc5, loss, images')
+    .option('--amp', AMP_HELP)
     .option('--no-progress', 'no progress bar')
     .action(async (f: EvalFlags) => {
       const d = defaultTrainConfig();
@@ -113,6 +116,7 @@ export function evalCommand(): Command {
           inatCategory: f.inatCategory,
           normalize: normalizationOverride(f),
         },
+        amp: f.amp ?? false,
       };
       printEval(
         await evaluateCheckpoint(cfg, ckpt, req, { progress: f.progress && !f.json }),

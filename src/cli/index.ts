@@ -2,9 +2,11 @@
  * The `lape` command line. Each command parses its flags into typed config and calls the library;
  * errors are printed as one clear line (set LAPE_DEBUG=1 for the stack).
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { setNumThreads } from '../backend/registry.js';
 import { evalCommand } from './eval.js';
 import { modelsCommand } from './models.js';
+import { int } from './options.js';
 import { predictCommand } from './predict.js';
 import { normalizeSpelling } from './spelling.js';
 import { studyCommand } from './study.js';
@@ -25,8 +27,20 @@ export function buildProgram(): Command {
     comparePeCommand(),
     studyCommand(),
   ]) {
+    cmd.addOption(
+      new Option(
+        '--threads <n>',
+        'threads of the compute kernels (default: LAPE_NUM_THREADS, else all cores)',
+      )
+        .argParser(int('--threads', 1))
+        .env('LAPE_NUM_THREADS'),
+    );
     program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
+  program.hook('preAction', (_program, command) => {
+    const threads = command.opts<{ threads?: number }>().threads;
+    if (threads !== undefined) setNumThreads(threads);
+  });
   return program;
 }
 

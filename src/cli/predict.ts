@@ -13,15 +13,16 @@ import { decodeImage } from '../data/image_folder.js';
 import type { Channels } from '../data/image.js';
 import type { NormalizationStats } from '../data/stats.js';
 import { compileTransform } from '../data/transforms/pipeline.js';
-import { Rng as DataRng } from '../data/rng.js';
+import { Rng } from '../tensor/random.js';
 import { fromFloat32, toFloat32 } from '../io/host_tensor.js';
 import { readNpy, writeNpy } from '../io/npy.js';
+import { autocast } from '../ops/autocast.js';
 import { tensor } from '../ops/creation.js';
 import { softmax } from '../ops/softmax.js';
 import { tidy } from '../tensor/memory.js';
 import { openCheckpointForCli } from './checkpoint_model.js';
 import { addModelFlags, modelRequest, normalizationOverride, type InputFlags } from './model_flags.js';
-import { dataSet, type ModelFlags } from './options.js';
+import { AMP_HELP, ampFromFlag, dataSet, type ModelFlags } from './options.js';
 
 interface PredictFlags extends ModelFlags, InputFlags {
   resume: string;
@@ -29,6 +30,7 @@ interface PredictFlags extends ModelFlags, InputFlags {
   output: string;
   dataSet?: DatasetKind;
   progress: boolean;
+  amp?: boolean;
 }
 
 async function imagesToBatch(
@@ -48,7 +50,7 @@ async function imagesToBatch(
   const out = new Float32Array(paths.length * transform.sampleLength);
   for (const [i, p] of paths.entries()) {
     const img = await decodeImage(p, null);
-    transform.apply(img, DataRng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
+    transform.apply(img, Rng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
   }
   return out;
 }
@@ -78,8 +80,10 @@ export function predictCommand(): Command {
       "normalization statistics and class names for image inputs (default: the checkpoint's)",
       dataSet,
     )
+    .option('--amp', AMP_HELP)
     .option('--no-progress', 'no download progress bar')
     .action(async (f: PredictFlags) => {
+      const amp = ampFromFlag(f.amp);
       const ckpt = await openCheckpointForCli(f.resume, f.progress);
       const { model } = modelFromCheckpoint(ckpt, modelRequest(f));
       model.eval();
@@ -115,10 +119,9 @@ export function predictCommand(): Command {
         data = await imagesToBatch(f.input, imgSize, inChans, stats);
         n = f.input.length;
       }
+      const x = tensor(data, [n, inChans, imgSize, imgSize]);
       const logits = noGrad(() =>
-        tidy(() =>
-          Float32Array.from(model.forward(tensor(data, [n, inChans, imgSize, imgSize])).logits.data),
-        ),
+        tidy(() => autocast(() => Float32Array.from(model.forward(x).logits.data), { enabled: amp })),
       );
       writeNpy(f.output, fromFloat32([n, numClasses], logits));
       if (!isNpy) {

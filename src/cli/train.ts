@@ -12,7 +12,7 @@ import { train } from '../train/train.js';
 import { downloadProgress, openCheckpointForCli } from './checkpoint_model.js';
 import { evaluateCheckpoint, printEval } from './eval.js';
 import { addModelFlags, modelRequest, normalizationOverride, type InputFlags } from './model_flags.js';
-import { choice, dataSet, int, num, type ModelFlags, withInterruptSignal } from './options.js';
+import { AMP_HELP, choice, dataSet, int, num, type ModelFlags, withInterruptSignal } from './options.js';
 import {
   addReferenceFlags,
   applyReferenceFlags,
@@ -71,6 +71,7 @@ interface TrainFlags extends ModelFlags, InputFlags, ReferenceFlags {
   finetune?: string;
   attnOnly?: boolean;
   progress: boolean;
+  amp?: boolean;
 }
 
 /**
@@ -137,6 +138,7 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
     outputDir: f.outputDir ?? null,
     resume: f.resume ?? null,
     evalEachEpoch: true,
+    amp: f.amp ?? false,
   };
   return applyReferenceFlags(base, f);
 }
@@ -277,7 +279,8 @@ export function trainCommand(): Command {
       'start from these weights, PE resized, new head if needed (.pth, .safetensors or an https URL)',
     )
     .option('--attn-only', 'train only attention, embeddings and head')
-    .option('--no-progress', 'no progress bar or progress lines');
+    .option('--no-progress', 'no progress bar or progress lines')
+    .option('--amp', AMP_HELP);
   addReferenceFlags(cmd).action(async (f: TrainFlags) => {
     const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
     for (const line of mootNotices(f, given)) process.stderr.write(`note: ${line}\n`);

@@ -76,6 +76,10 @@ function addFigureFlags(cmd: Command): Command {
       96,
     )
     .option('--axes', 'row and column axes with patch indices on every map')
+    .option(
+      '--amp',
+      'accepted as on the other commands; the maps come from layer norms and additions only (no GEMM), so they are float32 either way',
+    )
     .option('--no-progress', 'no download progress bar');
 }
 

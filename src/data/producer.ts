@@ -23,7 +23,7 @@ import {
   mixWithPartners,
   sampleMix,
 } from './mixup.js';
-import { Rng, RngStream } from './rng.js';
+import { Rng, RngStream } from '../tensor/random.js';
 import type { ImageSource } from './source.js';
 import { type CompiledTransform, type TransformConfig, compileTransform } from './transforms/pipeline.js';
 

@@ -3,7 +3,7 @@
  * generator seeded by the caller's Rng, so they are identical on every backend.
  */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import type { Rng } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryRaw } from './binary.js';
@@ -36,14 +36,14 @@ export function fillDropoutMask(seed: number, p: number, mask: Tensor): void {
   const w = sampleWindow;
   const rows = mask.shape[0];
   if (w === null || (w.offset === 0 && w.total === rows)) {
-    getBackend().dropoutMask(seed, p, mask.data);
+    dispatch.dropoutMask({ seed, p, mask });
     return;
   }
   if (!(w.offset >= 0 && w.offset + rows <= w.total))
     throw new RangeError(`dropout: rows ${w.offset}..${w.offset + rows} are outside a batch of ${w.total}`);
   const per = mask.size / rows;
   const full = new Float32Array(w.total * per);
-  getBackend().dropoutMask(seed, p, full);
+  dispatch.dropoutMask({ seed, p, mask: full });
   mask.data.set(full.subarray(w.offset * per, (w.offset + rows) * per));
 }
 

@@ -1,42 +1,15 @@
-/** Reductions over axes (sum, mean, max) and the broadcast-gradient helper `sumToShape`. */
+/** Reductions over axes (sum, mean, max). */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
-import { fmtShape, normAxis, type Shape } from '../tensor/shape.js';
+import { dispatch } from '../backend/dispatch.js';
+import { normAxis, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expandTo, reshape } from './shape.js';
+import { reduceSumRaw } from './sum_to_shape.js';
 
 function normAxes(op: string, x: Tensor, axes: number | readonly number[] | undefined): number[] {
   const list = axes === undefined ? x.shape.map((_, i) => i) : typeof axes === 'number' ? [axes] : [...axes];
   const norm = [...new Set(list.map((a) => normAxis(op, a, x.rank)))];
   return norm.sort((a, b) => a - b);
-}
-
-/**
- * Sums x over `axes` (sorted, unique) without recording a graph: adjacent reduced axes are merged into
- * one [outer, r, inner] pass.
- */
-function reduceSumRaw(x: Tensor, axes: readonly number[]): Tensor {
-  let cur = x;
-  let shape = [...x.shape];
-  // Reduce from the last group to the first so earlier axis indices stay valid.
-  let i = axes.length - 1;
-  while (i >= 0) {
-    let j = i;
-    while (j > 0 && axes[j - 1] === axes[j] - 1) j--;
-    const first = axes[j];
-    const last = axes[i];
-    const outer = shape.slice(0, first).reduce((a, b) => a * b, 1);
-    const r = shape.slice(first, last + 1).reduce((a, b) => a * b, 1);
-    const inner = shape.slice(last + 1).reduce((a, b) => a * b, 1);
-    const nextShape = [...shape.slice(0, first), ...shape.slice(last + 1)];
-    const out = Tensor.empty(nextShape);
-    getBackend().reduceSum(cur.data, out.data, outer, r, inner);
-    if (cur !== x) cur.dispose();
-    cur = out;
-    shape = nextShape;
-    i = j - 1;
-  }
-  return cur === x ? x.view(x.shape) : cur;
 }
 
 function keptShape(shape: Shape, axes: readonly number[]): number[] {
@@ -56,11 +29,11 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDim = fal
   const count = ax.reduce((n, a) => n * x.shape[a], 1);
   const raw = reduceSumRaw(x, ax);
   const out = Tensor.empty(keepDim ? keptShape(x.shape, ax) : raw.shape);
-  getBackend().affine(raw.data, 1 / count, 0, out.data);
+  dispatch.affine({ x: raw, out, alpha: 1 / count });
   raw.dispose();
   return record(out, 'mean', [x], (dy) => {
     const scaled = Tensor.empty(dy.shape);
-    getBackend().affine(dy.data, 1 / count, 0, scaled.data);
+    dispatch.affine({ x: dy, out: scaled, alpha: 1 / count });
     const g = expandTo(scaled.view(keptShape(x.shape, ax)), x.shape);
     scaled.dispose();
     return [g];
@@ -89,7 +62,7 @@ function maxAxis(x: Tensor, a: number): Tensor {
   const kept = keptShape(x.shape, [a]);
   const out = Tensor.empty(kept);
   const arg = Tensor.emptyInt([outer * inner]);
-  getBackend().reduceMax(x.data, out.data, outer, r, inner, arg.ints);
+  dispatch.reduceMax({ x, out, argmax: arg, outer, r, inner });
   return record(out, 'max', [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
@@ -102,22 +75,4 @@ function maxAxis(x: Tensor, a: number): Tensor {
     }
     return [dx];
   });
-}
-
-/** Sums a broadcast gradient back to `shape` (the shape of the op's input). Not recorded. */
-export function sumToShape(g: Tensor, shape: Shape): Tensor {
-  if (g.rank < shape.length)
-    throw new Error(`sumToShape: ${fmtShape(g.shape)} is smaller than ${fmtShape(shape)}`);
-  const offset = g.rank - shape.length;
-  const axes: number[] = [];
-  g.shape.forEach((d, i) => {
-    const target = i < offset ? 1 : shape[i - offset];
-    if (target === 1 && d !== 1) axes.push(i);
-    else if (i < offset) axes.push(i);
-  });
-  if (axes.length === 0) return g.view(shape);
-  const raw = reduceSumRaw(g, axes);
-  const out = raw.view(shape);
-  raw.dispose();
-  return out;
 }

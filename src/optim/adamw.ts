@@ -3,7 +3,7 @@
  * penalty added to the gradient), one fused kernel per tensor.
  */
 import { noGrad } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { add } from '../ops/binary.js';
 import { zeros } from '../ops/creation.js';
 import { mulScalar } from '../ops/scalar.js';
@@ -47,7 +47,6 @@ export class AdamW extends Optimizer {
   }
 
   step(): void {
-    const backend = getBackend();
     for (const g of this.groups) {
       for (const p of g.params) {
         if (!p.grad) continue;
@@ -59,22 +58,22 @@ export class AdamW extends Optimizer {
         s.step++;
         const st = s;
         const grad = p.grad;
-        const update = (gradient: Float32Array, weightDecay: number): void =>
-          backend.adamw(
-            p.data,
-            gradient,
-            st.expAvg.data,
-            st.expAvgSq.data,
-            g.lr,
-            this.betas[0],
-            this.betas[1],
-            this.eps,
+        const update = (gradient: Tensor, weightDecay: number): void =>
+          dispatch.adamw({
+            param: p,
+            grad: gradient,
+            expAvg: st.expAvg,
+            expAvgSq: st.expAvgSq,
+            lr: g.lr,
+            beta1: this.betas[0],
+            beta2: this.betas[1],
+            eps: this.eps,
             weightDecay,
-            st.step,
-          );
-        if (this.decoupled || g.weightDecay === 0) update(grad.data, g.weightDecay);
+            step: st.step,
+          });
+        if (this.decoupled || g.weightDecay === 0) update(grad, g.weightDecay);
         // torch.optim.Adam: grad + wd * p, then the plain Adam update.
-        else noGrad(() => tidy(() => update(add(grad, mulScalar(p, g.weightDecay)).data, 0)));
+        else noGrad(() => tidy(() => update(add(grad, mulScalar(p, g.weightDecay)), 0)));
       }
     }
   }

@@ -113,6 +113,7 @@ export function argsNamespace(cfg: TrainConfig, run: RunFacts): PyObject {
     distributed: false,
     nb_classes: m.numClasses,
     accum_iter: cfg.accumIter ?? 1,
+    amp: cfg.amp,
     mean: [...run.normalization.mean],
     std: [...run.normalization.std],
     class_names: [...run.classNames],

@@ -126,6 +126,12 @@ export interface TrainConfig {
   /** Evaluate on the validation split after every epoch. */
   evalEachEpoch: boolean;
   /**
+   * bfloat16 mixed precision (autocast) for the forward and backward passes and evaluation, on CPUs
+   * with AVX512_BF16 or AMX; elsewhere one warning and float32. Weights, gradients, optimizer state
+   * and checkpoints stay float32. Default false.
+   */
+  amp: boolean;
+  /**
    * --accum-iter N: each optimizer step sums the gradients of N loader batches of `batchSize`; the
    * result equals one batch of N * batchSize (docs/reference-flags.md). Default 1.
    */
@@ -172,5 +178,6 @@ export function defaultTrainConfig(): TrainConfig {
     outputDir: null,
     resume: null,
     evalEachEpoch: true,
+    amp: false,
   };
 }

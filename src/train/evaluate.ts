@@ -1,5 +1,6 @@
 /** Evaluation: top-1, top-5 and loss over a loader, as DeiT's `evaluate`. */
 import { noGrad } from '../autograd/tape.js';
+import { autocast } from '../ops/autocast.js';
 import type { DataLoader } from '../data/loader.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
 import { crossEntropy } from '../ops/cross_entropy.js';
@@ -42,11 +43,19 @@ export interface EvalProgress {
   (done: number, total: number): void;
 }
 
+export interface EvaluateOptions {
+  /** Called after every batch. */
+  onBatch?: EvalProgress;
+  /** bfloat16 autocast for the forward pass (see `autocast`); default false. */
+  amp?: boolean;
+}
+
 export async function evaluate(
   model: VisionTransformer,
   loader: DataLoader,
-  onBatch?: EvalProgress,
+  options: EvaluateOptions = {},
 ): Promise<EvalResult> {
+  const { onBatch, amp = false } = options;
   const wasTraining = model.training;
   model.eval();
   const classes = model.config.numClasses;
@@ -59,16 +68,21 @@ export async function evaluate(
   try {
     for await (const batch of loader) {
       noGrad(() =>
-        tidy(() => {
-          const x = Tensor.fromData(batch.images, [batch.size, c, h, h]);
-          const labels = intTensor(batch.labels);
-          const logits = model.forward(x).logits;
-          lossSum += crossEntropy(logits, { kind: 'labels', labels }).item() * batch.size;
-          const t = topK(logits.data, batch.labels, classes, Math.min(5, classes));
-          top1 += t.top1;
-          top5 += t.topk;
-          images += batch.size;
-        }),
+        tidy(() =>
+          autocast(
+            () => {
+              const x = Tensor.fromData(batch.images, [batch.size, c, h, h]);
+              const labels = intTensor(batch.labels);
+              const logits = model.forward(x).logits;
+              lossSum += crossEntropy(logits, { kind: 'labels', labels }).item() * batch.size;
+              const t = topK(logits.data, batch.labels, classes, Math.min(5, classes));
+              top1 += t.top1;
+              top5 += t.topk;
+              images += batch.size;
+            },
+            { enabled: amp },
+          ),
+        ),
       );
       onBatch?.(++batches, loader.numBatches);
     }

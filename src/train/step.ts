@@ -11,6 +11,7 @@
 import { backward, noGrad } from '../autograd/tape.js';
 import type { Batch } from '../data/batch.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
+import { autocast } from '../ops/autocast.js';
 import { intTensor, tensor } from '../ops/creation.js';
 import { withSampleWindow } from '../ops/dropout.js';
 import { affine } from '../ops/scalar.js';
@@ -28,41 +29,8 @@ export interface StepContext {
   teacher: VisionTransformer | null;
   clipGrad: number | null;
   ema: ModelEma | null;
-}
-
-/** Forward and backward of one (micro-)batch; the loss gradient is scaled by `weight`. */
-function accumulate(ctx: StepContext, batch: Batch, weight: number): number {
-  const { model } = ctx;
-  const { inChans, imgSize, numClasses } = model.config;
-  return tidy(() => {
-    const x = Tensor.fromData(batch.images, [batch.size, inChans, imgSize, imgSize]);
-    const targets = {
-      labels: intTensor(batch.labels),
-      soft: batch.targets ? tensor(batch.targets, [batch.size, numClasses]) : null,
-    };
-    const out = model.forward(x);
-    let l: Tensor;
-    if (ctx.distillation.kind === 'none') {
-      l = baseLoss(ctx.criterion, out.kind === 'distilled' ? out.cls : out.logits, targets);
-    } else {
-      if (out.kind !== 'distilled') {
-        throw new Error(
-          `distillation '${ctx.distillation.kind}' needs a distilled model (a *_distilled_* variant)`,
-        );
-      }
-      const teacher = ctx.teacher;
-      const teacherLogits = teacher ? noGrad(() => teacher.forward(x).logits) : null;
-      l = distillationLoss(
-        ctx.distillation,
-        baseLoss(ctx.criterion, out.cls, targets),
-        out.dist,
-        teacherLogits,
-      );
-    }
-    const value = l.item();
-    if (Number.isFinite(value)) backward(weight === 1 ? l : affine(l, weight));
-    return value;
-  });
+  /** bfloat16 autocast for the forward and backward passes (the optimizer step stays float32). */
+  amp: boolean;
 }
 
 /**
@@ -72,18 +40,20 @@ function accumulate(ctx: StepContext, batch: Batch, weight: number): number {
 export function trainStep(ctx: StepContext, batch: Batch | readonly Batch[]): number {
   const { model, optimizer } = ctx;
   const parts = Array.isArray(batch) ? (batch as readonly Batch[]) : [batch as Batch];
-  const total = parts.reduce((n, b) => n + b.size, 0);
+  const pass = (part: Batch, weight: number): number =>
+    tidy(() => autocast(() => forwardBackward(ctx, part, weight), { enabled: ctx.amp }));
   let loss = 0;
   if (parts.length === 1) {
-    loss = accumulate(ctx, parts[0], 1);
+    loss = pass(parts[0], 1);
   } else {
+    const total = parts.reduce((n, b) => n + b.size, 0);
     const start = model.rng.state();
     let offset = 0;
     for (const [m, part] of parts.entries()) {
       // Same seeds for every micro-batch, as the one forward of the whole batch would draw them.
       if (m > 0) model.rng.setState(start);
       const w = part.size / total;
-      const value = withSampleWindow({ offset, total }, () => accumulate(ctx, part, w));
+      const value = withSampleWindow({ offset, total }, () => pass(part, w));
       offset += part.size;
       loss += w * value;
       if (!Number.isFinite(value)) {
@@ -101,4 +71,37 @@ export function trainStep(ctx: StepContext, batch: Batch | readonly Batch[]): nu
   optimizer.zeroGrad();
   ctx.ema?.update(model.stateDict());
   return loss;
+}
+
+/** Forward, loss and (for a finite loss) backward of the loss times `weight`; returns the loss value. */
+function forwardBackward(ctx: StepContext, batch: Batch, weight: number): number {
+  const { model } = ctx;
+  const { inChans, imgSize, numClasses } = model.config;
+  const x = Tensor.fromData(batch.images, [batch.size, inChans, imgSize, imgSize]);
+  const targets = {
+    labels: intTensor(batch.labels),
+    soft: batch.targets ? tensor(batch.targets, [batch.size, numClasses]) : null,
+  };
+  const out = model.forward(x);
+  let l: Tensor;
+  if (ctx.distillation.kind === 'none') {
+    l = baseLoss(ctx.criterion, out.kind === 'distilled' ? out.cls : out.logits, targets);
+  } else {
+    if (out.kind !== 'distilled') {
+      throw new Error(
+        `distillation '${ctx.distillation.kind}' needs a distilled model (a *_distilled_* variant)`,
+      );
+    }
+    const teacher = ctx.teacher;
+    const teacherLogits = teacher ? noGrad(() => teacher.forward(x).logits) : null;
+    l = distillationLoss(
+      ctx.distillation,
+      baseLoss(ctx.criterion, out.cls, targets),
+      out.dist,
+      teacherLogits,
+    );
+  }
+  const value = l.item();
+  if (Number.isFinite(value)) backward(weight === 1 ? l : affine(l, weight));
+  return value;
 }

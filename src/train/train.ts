@@ -5,16 +5,18 @@
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeEngine } from '../backend/registry.js';
 import { modelFromCheckpoint } from '../checkpoint/load_model.js';
 import { openCheckpoint, type Checkpoint, type OpenOptions } from '../checkpoint/read.js';
 import type { Batch } from '../data/batch.js';
 import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
-import { toFloat32, type StateDict } from '../io/host_tensor.js';
+import type { StateDict } from '../io/host_tensor.js';
 import { createModel } from '../models/registry.js';
 import { adaptForFinetune } from '../models/finetune.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
 import { describeReport, loadWeights } from '../models/weights.js';
+import { ampAvailable } from '../ops/autocast.js';
 import { ModelEma } from '../optim/ema.js';
 import { createOptimizer, weightDecayGroups } from '../optim/factory.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -176,13 +178,6 @@ async function loadTeacher(
   return teacher.eval();
 }
 
-function copyEma(ema: ModelEma, sd: StateDict): void {
-  for (const [k, t] of ema.shadow) {
-    const src = sd.get(k);
-    if (src && t.dtype === 'float32' && src.data.length === t.size) t.data.set(toFloat32(src));
-  }
-}
-
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const showProgress = hooks.progress ?? true;
@@ -215,6 +210,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   log(
     `model ${cfg.model}: ${model.numParameters().toLocaleString('en')} parameters, pe ${model.config.pe.kind}, join ${model.config.join}, rpe ${model.config.rpe.kind}, ${model.config.numClasses} classes`,
   );
+  log(`engine: ${describeEngine()}`);
   log(
     `data ${cfg.data.kind}: ${trainSrc.length} train / ${valSrc?.length ?? 0} val images, ${trainSrc.numClasses} classes, input ${channels}x${imgSize}x${imgSize}, mean ${stats.mean.map((v) => v.toFixed(4)).join(',')} std ${stats.std.map((v) => v.toFixed(4)).join(',')}`,
   );
@@ -233,13 +229,13 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   const stepBatch = cfg.batchSize * accum;
   const baseLr = cfg.unscaleLr ? cfg.optimizer.lr : scaledLr(cfg.optimizer.lr, stepBatch);
   const optimizer = buildOptimizer(cfg, model, baseLr);
-  const ema = cfg.ema ? new ModelEma(model.stateDict(), cfg.ema.decay) : null;
   const baseValues = optimizer.groups.map(() => baseLr);
 
   const startEpoch = cfg.startEpoch ?? 0;
   let state: TrainingState = { epoch: startEpoch, batchesDone: 0, maxAccuracy: 0, rng: null };
   let savedLrs: (number | undefined)[] = [];
   let resumed = false;
+  let savedEma: StateDict | null = null;
   let sameSchedule = true;
   if (cfg.resume) {
     const ck = await open(cfg.resume);
@@ -248,7 +244,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       const tc = trainingCheckpointFrom(ck.raw, ck.spec);
       savedLrs = loadOptimizerState(optimizer, tc.raw.get('optimizer') ?? null, cfg.resume);
       const emaSd = tc.raw.get('model_ema');
-      if (ema && emaSd instanceof Map) copyEma(ema, emaSd as StateDict);
+      if (emaSd instanceof Map) savedEma = emaSd as StateDict;
       // timm's scheduler state: one base value per group (lape's earlier checkpoints: one for all).
       // The same as the flags give: an exact resume at the lrs the run was at. Other values: the flags
       // changed the recipe, so the schedule follows them.
@@ -282,6 +278,14 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     else if (state.epoch > 0 && scheduler.settings.kind !== 'plateau') scheduler.step(state.epoch - 1);
   }
 
+  // The EMA starts from the weights training starts from (after --finetune / --resume), as DeiT's.
+  const ema = cfg.ema ? new ModelEma(model.stateDict(), cfg.ema.decay) : null;
+  if (ema && savedEma && cfg.resume) ema.load(savedEma, cfg.resume);
+  else if (ema && resumed)
+    log(`${cfg.resume} has no 'model_ema': the weight EMA starts from the resumed weights`);
+
+  const amp = ampAvailable(cfg.amp, log);
+  if (amp) log('precision: bfloat16 autocast (float32 weights, gradients and optimizer)');
   const ctx: StepContext = {
     model,
     optimizer,
@@ -290,6 +294,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     teacher,
     clipGrad: cfg.clipGrad,
     ema,
+    amp,
   };
   const run: RunFacts = {
     model: model.config,
@@ -394,7 +399,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     };
     let metric: number | undefined;
     if (valLoader) {
-      final = await evaluate(model, valLoader);
+      final = await evaluate(model, valLoader, { amp });
       metric = final.acc1;
       Object.assign(entry, { test_loss: final.loss, test_acc1: final.acc1, test_acc5: final.acc5 });
       log(

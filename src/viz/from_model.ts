@@ -33,7 +33,8 @@ export function visualizationData(model: VisionTransformer, opts: VisualizationO
   const { layers, rpe, peSimilarity } = noGrad(() =>
     tidy(() => {
       // The raw table as stored ([1, T+N, D] or [T+N, D]: the same values in the same order).
-      const raw = model.posEmbed ?? model.posEmbeds[0] ?? null;
+      const j = model.join;
+      const raw = j.kind === 'none' ? null : j.kind === 'unshare' ? j.tables[0] : j.table;
       const peSimilarity = raw
         ? cosineSimilarityMatrix(dropPrefixTokens(raw.data, model.prefix + p, d, model.prefix), p, d)
         : undefined;

@@ -106,6 +106,7 @@ function context(dropPath: number, drop: number): StepContext {
     teacher: null,
     clipGrad: null,
     ema: null,
+    amp: false,
   };
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { type ImageU8, toGray } from '../image.js';
-import { Rng } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
 import { gaussianBlur } from './blur.js';
 import { compileTransform } from './pipeline.js';
 import { solarize } from './pixel_ops.js';

@@ -6,7 +6,7 @@
  * crop": resize the shorter side to the output size, then a random crop with 4 pixels of reflect padding.
  */
 import { type ImageU8, toGray } from '../image.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../tensor/random.js';
 import { gaussianBlur } from './blur.js';
 import { colorJitter } from './color_jitter.js';
 import { solarize } from './pixel_ops.js';
