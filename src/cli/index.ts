@@ -12,6 +12,7 @@ import { evalCommand } from './eval.js';
 import { modelsCommand } from './models.js';
 import { int } from './options.js';
 import { predictCommand } from './predict.js';
+import { normalizeSpelling } from './spelling.js';
 import { studyCommand } from './study.js';
 import { trainCommand } from './train.js';
 import { visualizeCommand, comparePeCommand } from './visualize.js';
@@ -74,7 +75,8 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    const program = buildProgram();
+    await program.parseAsync(normalizeSpelling(program, argv), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -3,12 +3,26 @@
  * The same code runs inline and inside loader workers, so both give bit-identical batches.
  *
  * Randomness: sample at epoch position p draws from Rng(sample, seed, epoch, p) and batch b's mixing from
- * Rng(batch, seed, epoch, b). Keying by epoch position rather than dataset index matters for repeated
- * augmentation, whose copies of one image sit at different positions and must be augmented differently.
+ * Rng(batch, seed, epoch, b) (a pair's or sample's from Rng(batch, seed, epoch, b, position)). Keying by
+ * epoch position rather than dataset index matters for repeated augmentation, whose copies of one image
+ * sit at different positions and must be augmented differently.
+ *
+ * A job may be one piece of a larger mixing batch (a micro-batch of gradient accumulation): its samples
+ * are then mixed with their partners in the whole batch (position q with size-1-q), which the job lists
+ * and the producer transforms itself when they lie outside the piece, keyed by their own positions, so
+ * the pieces together are exactly the whole batch.
  */
 import type { Batch } from './batch.js';
 import type { RawImage } from './image.js';
-import { type MixupConfig, applyMix, mixTargets, sampleMix } from './mixup.js';
+import {
+  type MixDecision,
+  type MixupConfig,
+  decisionFor,
+  mixTargets,
+  mixTargetsWithPartners,
+  mixWithPartners,
+  sampleMix,
+} from './mixup.js';
 import { Rng, RngStream } from '../tensor/random.js';
 import type { ImageSource } from './source.js';
 import { type CompiledTransform, type TransformConfig, compileTransform } from './transforms/pipeline.js';
@@ -21,14 +35,28 @@ export interface ProducerConfig {
   readonly mixup: MixupConfig | null;
   /** Label smoothing without mixup: targets are then the smoothed one-hot labels. 0 = hard labels only. */
   readonly labelSmoothing: number;
+  /** Width of the soft targets (the model's outputs); default the source's class count. */
+  readonly numClasses?: number;
 }
 
 export interface BatchJob {
+  /** The loader's batch number (unique in an epoch). */
   readonly batchIndex: number;
   /** Dataset indices of the batch, in order. */
   readonly indices: Int32Array;
   /** Epoch position of indices[0]; sample k sits at firstPosition + k. */
   readonly firstPosition: number;
+  /**
+   * When this batch is a piece of a larger mixing batch: that batch's number (keys its mixing), its
+   * size, where this piece starts in it, and the dataset indices of the whole batch in order.
+   * Absent: the job is its own mixing batch.
+   */
+  readonly mixing?: {
+    readonly index: number;
+    readonly size: number;
+    readonly offset: number;
+    readonly indices: Int32Array;
+  };
 }
 
 /** How many decodes an async source may have in flight within one batch. */
@@ -46,11 +74,32 @@ export class BatchProducer {
 
   async produce(job: BatchJob): Promise<Batch> {
     const { indices, firstPosition, batchIndex } = job;
-    const { seed, epoch, mixup, labelSmoothing } = this.config;
+    const { mixup, labelSmoothing } = this.config;
     const t = this.transform;
     const size = indices.length;
     const images = new Float32Array(size * t.sampleLength);
     const labels = new Int32Array(size);
+    await this.transformInto(indices, firstPosition, images, labels);
+    let targets: Float32Array | null = null;
+    if (mixup !== null) {
+      const whole = job.mixing ?? { index: batchIndex, size, offset: 0, indices };
+      targets = await this.mix(job, whole, images, labels, mixup);
+    } else if (labelSmoothing > 0) {
+      targets = mixTargets(labels, this.config.numClasses ?? this.source.numClasses, 1, labelSmoothing);
+    }
+    return { images, labels, targets, size };
+  }
+
+  /** Decodes and transforms samples (sample k at epoch position firstPosition + k) into `images`. */
+  private async transformInto(
+    indices: Int32Array,
+    firstPosition: number,
+    images: Float32Array,
+    labels: Int32Array,
+  ): Promise<void> {
+    const { seed, epoch } = this.config;
+    const t = this.transform;
+    const size = indices.length;
     // Decodes of later samples start while earlier ones are transformed (matters for image folders).
     const queue: (RawImage | Promise<RawImage>)[] = [];
     let started = 0;
@@ -66,14 +115,78 @@ export class BatchProducer {
       labels[k] = raw.label;
       t.apply(raw, Rng.derive(RngStream.sample, seed, epoch, firstPosition + k), images, k * t.sampleLength);
     }
-    let targets: Float32Array | null = null;
-    if (mixup !== null) {
-      const mix = sampleMix(mixup, t.size, t.size, Rng.derive(RngStream.batch, seed, epoch, batchIndex));
-      applyMix(images, size, t.channels, t.size, t.size, mix);
-      targets = mixTargets(labels, this.source.numClasses, mix.lam, mixup.labelSmoothing);
-    } else if (labelSmoothing > 0) {
-      targets = mixTargets(labels, this.source.numClasses, 1, labelSmoothing);
+  }
+
+  /** Mixes the job's samples with their partners in the whole mixing batch; returns the soft targets. */
+  private async mix(
+    job: BatchJob,
+    whole: NonNullable<BatchJob['mixing']>,
+    images: Float32Array,
+    labels: Int32Array,
+    mixup: MixupConfig,
+  ): Promise<Float32Array> {
+    const { seed, epoch } = this.config;
+    const t = this.transform;
+    const size = job.indices.length;
+    const n = whole.size;
+    const start = job.firstPosition - whole.offset; // epoch position of the whole batch's first sample
+    let batchDecision: MixDecision | null = null;
+    const decisions = Array.from({ length: size }, (_, k): MixDecision =>
+      // The middle sample of an odd batch is its own partner: nothing to mix.
+      2 * (whole.offset + k) === n - 1
+        ? { kind: 'none', lam: 1 }
+        : decisionFor(
+            mixup,
+            t.size,
+            t.size,
+            whole.offset + k,
+            n,
+            () =>
+              (batchDecision ??= sampleMix(
+                mixup,
+                t.size,
+                t.size,
+                Rng.derive(RngStream.batch, seed, epoch, whole.index),
+              )),
+            (key) => Rng.derive(RngStream.batch, seed, epoch, whole.index, key),
+          ),
+    );
+    // Partner of whole-batch position q is n-1-q: inside this piece, or transformed here.
+    const partners = new Float32Array(images.length);
+    const partnerLabels = new Int32Array(size);
+    const outside: number[] = [];
+    for (let k = 0; k < size; k++) {
+      const q = n - 1 - (whole.offset + k);
+      const local = q - whole.offset;
+      if (local >= 0 && local < size) {
+        partners.set(
+          images.subarray(local * t.sampleLength, (local + 1) * t.sampleLength),
+          k * t.sampleLength,
+        );
+        partnerLabels[k] = labels[local];
+      } else outside.push(k);
     }
-    return { images, labels, targets, size };
+    if (outside.length > 0) {
+      // The partners of a piece outside it form one contiguous run of the whole batch, reversed.
+      const qs = outside.map((k) => n - 1 - (whole.offset + k));
+      const lo = Math.min(...qs);
+      const hi = Math.max(...qs);
+      const run = new Float32Array((hi - lo + 1) * t.sampleLength);
+      const runLabels = new Int32Array(hi - lo + 1);
+      await this.transformInto(whole.indices.subarray(lo, hi + 1), start + lo, run, runLabels);
+      for (const k of outside) {
+        const r = n - 1 - (whole.offset + k) - lo;
+        partners.set(run.subarray(r * t.sampleLength, (r + 1) * t.sampleLength), k * t.sampleLength);
+        partnerLabels[k] = runLabels[r];
+      }
+    }
+    mixWithPartners(images, partners, size, t.channels, t.size, t.size, decisions);
+    return mixTargetsWithPartners(
+      labels,
+      partnerLabels,
+      this.config.numClasses ?? this.source.numClasses,
+      decisions.map((d) => d.lam),
+      mixup.labelSmoothing,
+    );
   }
 }

@@ -16,6 +16,7 @@ import type { MatrixView } from '../backend/backend.js';
 import { dispatch } from '../backend/dispatch.js';
 import type { Rng } from '../tensor/random.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
+import { fillDropoutMask } from './dropout.js';
 import { Tensor } from '../tensor/tensor.js';
 import { emptyResult, gemmDType, toBf16, type GemmOperandOptions } from './autocast.js';
 
@@ -85,7 +86,7 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   let used = probs;
   if (dropout) {
     mask = Tensor.empty([b, h, m, m]);
-    dispatch.dropoutMask({ seed: dropout.rng.seed(), p: dropout.p, mask });
+    fillDropoutMask(dropout.rng.seed(), dropout.p, mask);
     used = Tensor.empty([b, h, m, m]);
     const flat = { aStrides: [1], bStrides: [1], shape: [used.size] };
     dispatch.binary({ op: 'mul', a: probs, b: mask, out: used, ...flat });

@@ -1,9 +1,20 @@
-/** One optimization step: forward, loss, backward, clipping, optimizer update, EMA. */
+/**
+ * One optimization step: forward, loss, backward (over one batch, or over the N micro-batches of a
+ * gradient-accumulation step), clipping, optimizer update, EMA.
+ *
+ * Accumulation (`--accum-iter N`) gives the step one batch of N x B would give, within float
+ * rounding: each micro-batch's mean loss is weighted by its share of the samples, gradients add up,
+ * and every micro-batch forward draws the same dropout/drop-path seeds and takes its own rows of the
+ * masks a batch of N x B would have had (ops/dropout.ts `withSampleWindow`). The data side (augmentation
+ * keyed by epoch position, mixup keyed by the step's batch) is the loader's (data/producer.ts).
+ */
 import { backward, noGrad } from '../autograd/tape.js';
 import type { Batch } from '../data/batch.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
 import { autocast } from '../ops/autocast.js';
 import { intTensor, tensor } from '../ops/creation.js';
+import { withSampleWindow } from '../ops/dropout.js';
+import { affine } from '../ops/scalar.js';
 import type { ModelEma } from '../optim/ema.js';
 import { clipGradNorm, type Optimizer } from '../optim/optimizer.js';
 import { tidy } from '../tensor/memory.js';
@@ -22,10 +33,35 @@ export interface StepContext {
   amp: boolean;
 }
 
-/** Trains on one batch and returns the loss value (NaN/Infinity are returned, not thrown). */
-export function trainStep(ctx: StepContext, batch: Batch): number {
+/**
+ * Trains on one batch, or on the micro-batches of one accumulation step (together one batch), and
+ * returns the loss of the whole batch (NaN/Infinity are returned, not thrown; nothing is updated then).
+ */
+export function trainStep(ctx: StepContext, batch: Batch | readonly Batch[]): number {
   const { model, optimizer } = ctx;
-  const loss = tidy(() => autocast(() => forwardBackward(ctx, batch), { enabled: ctx.amp }));
+  const parts = Array.isArray(batch) ? (batch as readonly Batch[]) : [batch as Batch];
+  const pass = (part: Batch, weight: number): number =>
+    tidy(() => autocast(() => forwardBackward(ctx, part, weight), { enabled: ctx.amp }));
+  let loss = 0;
+  if (parts.length === 1) {
+    loss = pass(parts[0], 1);
+  } else {
+    const total = parts.reduce((n, b) => n + b.size, 0);
+    const start = model.rng.state();
+    let offset = 0;
+    for (const [m, part] of parts.entries()) {
+      // Same seeds for every micro-batch, as the one forward of the whole batch would draw them.
+      if (m > 0) model.rng.setState(start);
+      const w = part.size / total;
+      const value = withSampleWindow({ offset, total }, () => pass(part, w));
+      offset += part.size;
+      loss += w * value;
+      if (!Number.isFinite(value)) {
+        loss = value;
+        break;
+      }
+    }
+  }
   if (!Number.isFinite(loss)) {
     optimizer.zeroGrad();
     return loss;
@@ -37,8 +73,8 @@ export function trainStep(ctx: StepContext, batch: Batch): number {
   return loss;
 }
 
-/** Forward, loss and (for a finite loss) backward; returns the loss value. */
-function forwardBackward(ctx: StepContext, batch: Batch): number {
+/** Forward, loss and (for a finite loss) backward of the loss times `weight`; returns the loss value. */
+function forwardBackward(ctx: StepContext, batch: Batch, weight: number): number {
   const { model } = ctx;
   const { inChans, imgSize, numClasses } = model.config;
   const x = Tensor.fromData(batch.images, [batch.size, inChans, imgSize, imgSize]);
@@ -66,6 +102,6 @@ function forwardBackward(ctx: StepContext, batch: Batch): number {
     );
   }
   const value = l.item();
-  if (Number.isFinite(value)) backward(l);
+  if (Number.isFinite(value)) backward(weight === 1 ? l : affine(l, weight));
   return value;
 }
