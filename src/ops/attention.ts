@@ -105,7 +105,8 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   });
 
   const inputs = bias ? [qkv, bias] : [qkv];
-  record(out, 'attention', inputs, (dy) => {
+  const attrs = { heads: h, scale: opts.scale, dropout: mask !== null };
+  record(out, { name: 'attention', attrs }, inputs, (dy) => {
     const dqkv = Tensor.empty(qkv.shape);
     const g = dqkv.data;
     const dyv = ctx(dy.data);

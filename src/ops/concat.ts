@@ -25,7 +25,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     backend.stridedCopy(x.data, 0, stridesOf(x.shape), out.data, offset * os[a], os, x.shape, false);
     offset += x.shape[a];
   }
-  return record(out, 'concat', xs, (dy) => {
+  return record(out, { name: 'concat', attrs: { axis: a } }, xs, (dy) => {
     let start = 0;
     return xs.map((x) => {
       const g = Tensor.empty(x.shape);

@@ -50,7 +50,8 @@ function im2colOp(x: Tensor, g: Geometry): Tensor {
       g.outW,
     );
   }
-  return record(out, 'im2col', [x], (dy) => {
+  const attrs = { kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad };
+  return record(out, { name: 'im2col', attrs }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     for (let i = 0; i < g.b; i++) {

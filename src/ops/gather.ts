@@ -22,7 +22,7 @@ export function indexSelect(x: Tensor, idx: Tensor): Tensor {
   const out = Tensor.empty([...idx.shape, ...x.shape.slice(1)]);
   const backend = getBackend();
   backend.gatherRows(x.data, ids, out.data, width);
-  return record(out, 'indexSelect', [x], (dy) => {
+  return record(out, { name: 'indexSelect', attrs: { index: idx } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     backend.scatterAddRows(dy.data, ids, dx.data, width);

@@ -99,7 +99,7 @@ export function matmul(a0: Tensor, b0: Tensor, opts: MatmulOptions = {}): Tensor
   const b = alignBatch(b0, batchShape);
   const p = plan(a, b, transA, transB);
   const out = matmulRaw(a, b, transA, transB, alpha);
-  return record(out, 'matmul', [a, b], (dy) => {
+  return record(out, { name: 'matmul', attrs: { transA, transB, alpha } }, [a, b], (dy) => {
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;
     if (a.requiresGrad) {

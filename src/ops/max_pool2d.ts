@@ -15,7 +15,7 @@ export function maxPool2d(x: Tensor, kernel: number, stride: number, padding: nu
   const out = Tensor.empty([b, c, outH, outW]);
   const arg = Tensor.emptyInt([planes * outH * outW]);
   getBackend().maxPool2d(x.data, out.data, arg.ints, planes, h, w, kernel, stride, padding, outH, outW);
-  record(out, 'maxPool2d', [x], (dy) => {
+  record(out, { name: 'maxPool2d', attrs: { kernel, stride, padding } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     const idx = arg.ints;

@@ -20,7 +20,7 @@ export function padLeading2d(x: Tensor, p: number): Tensor {
   const offset = p * os[os.length - 2] + p;
   const backend = getBackend();
   backend.stridedCopy(x.data, 0, xs, out.data, offset, os, x.shape, false);
-  return record(out, 'padLeading2d', [x], (dy) => {
+  return record(out, { name: 'padLeading2d', attrs: { p } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     backend.stridedCopy(dy.data, offset, os, dx.data, 0, xs, x.shape, false);
     return [dx];

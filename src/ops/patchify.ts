@@ -23,7 +23,7 @@ export function patchify(x: Tensor, p: number): Tensor {
   const out = Tensor.empty([b, gh * gw, c * p * p]);
   const backend = getBackend();
   backend.stridedCopy(x.data, 0, src, out.data, 0, dst, view, false);
-  return record(out, 'patchify', [x], (dy) => {
+  return record(out, { name: 'patchify', attrs: { p } }, [x], (dy) => {
     // Every pixel lies in exactly one patch, so the adjoint is the inverse copy.
     const dx = Tensor.empty(x.shape);
     backend.stridedCopy(dy.data, 0, dst, dx.data, 0, src, view, false);

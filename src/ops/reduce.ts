@@ -48,7 +48,10 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDim = fals
   const raw = reduceSumRaw(x, ax);
   const out = keepDim ? raw.view(keptShape(x.shape, ax)) : raw;
   if (out !== raw) raw.dispose();
-  return record(out, 'sum', [x], (dy) => [expandTo(dy.view(keptShape(x.shape, ax)), x.shape)]);
+  const attrs = { axes: ax, keepDim };
+  return record(out, { name: 'sum', attrs }, [x], (dy) => [
+    expandTo(dy.view(keptShape(x.shape, ax)), x.shape),
+  ]);
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepDim = false): Tensor {
@@ -58,7 +61,7 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDim = fal
   const out = Tensor.empty(keepDim ? keptShape(x.shape, ax) : raw.shape);
   getBackend().affine(raw.data, 1 / count, 0, out.data);
   raw.dispose();
-  return record(out, 'mean', [x], (dy) => {
+  return record(out, { name: 'mean', attrs: { axes: ax, keepDim } }, [x], (dy) => {
     const scaled = Tensor.empty(dy.shape);
     getBackend().affine(dy.data, 1 / count, 0, scaled.data);
     const g = expandTo(scaled.view(keptShape(x.shape, ax)), x.shape);
@@ -90,7 +93,7 @@ function maxAxis(x: Tensor, a: number): Tensor {
   const out = Tensor.empty(kept);
   const arg = Tensor.emptyInt([outer * inner]);
   getBackend().reduceMax(x.data, out.data, outer, r, inner, arg.ints);
-  return record(out, 'max', [x], (dy) => {
+  return record(out, { name: 'max', attrs: { axis: a } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     const g = dy.data;

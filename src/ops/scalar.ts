@@ -8,7 +8,7 @@ export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
   const out = Tensor.empty(x.shape);
   const backend = getBackend();
   backend.affine(x.data, alpha, beta, out.data);
-  return record(out, 'affine', [x], (dy) => {
+  return record(out, { name: 'affine', attrs: { alpha, beta } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     backend.affine(dy.data, alpha, 0, dx.data);
     return [dx];
@@ -22,7 +22,7 @@ export function powScalar(x: Tensor, p: number): Tensor {
   const out = Tensor.empty(x.shape);
   const backend = getBackend();
   backend.pow(x.data, p, out.data);
-  return record(out, 'pow', [x], (dy) => {
+  return record(out, { name: 'pow', attrs: { p } }, [x], (dy) => {
     // d/dx x^p = p x^(p-1)
     const t = Tensor.empty(x.shape);
     backend.pow(x.data, p - 1, t.data);

@@ -21,7 +21,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number, step 
   const out = Tensor.empty(outShape);
   const backend = getBackend();
   backend.stridedCopy(x.data, start * xs[a], xsStep, out.data, 0, os, outShape, false);
-  return record(out, 'slice', [x], (dy) => {
+  return record(out, { name: 'slice', attrs: { axis: a, start, end, step } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     backend.stridedCopy(dy.data, 0, os, dx.data, start * xs[a], xsStep, outShape, false);
