@@ -3,7 +3,9 @@
  * errors are printed as one clear line (set LAPE_DEBUG=1 for the stack).
  */
 import { Command, CommanderError } from 'commander';
+import { LAPE_VERSION } from '../version.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { modelsCommand } from './models.js';
 import { predictCommand } from './predict.js';
 import { studyCommand } from './study.js';
@@ -13,6 +15,7 @@ import { visualizeCommand, comparePeCommand } from './visualize.js';
 export function buildProgram(): Command {
   const program = new Command('lape')
     .description('Vision Transformers with Layer-adaptive Position Embedding: train, evaluate, inspect')
+    .version(LAPE_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const cmd of [
@@ -23,6 +26,7 @@ export function buildProgram(): Command {
     visualizeCommand(),
     comparePeCommand(),
     studyCommand(),
+    exportCommand(),
   ]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }

@@ -36,11 +36,21 @@ export function choice<T extends string>(flag: string, values: readonly T[]): (v
 export const PE_CHOICES = ['learnable', '1D_sin', '2D_sin', 'none', '2D_RPE'] as const;
 export const JOIN_CHOICES = ['basic', 'share', 'unshare', 'LaPE', 'LaPE-shared', 'LN'] as const;
 
-/** Adds --model and every config override flag. */
-export function addModelOptions(cmd: Command, defaultModel?: string): Command {
-  const model = new Option('--model <name>', 'model variant (see `lape models`)');
+/**
+ * Adds --model and every config override flag. With `fromCheckpoint`, --model may be left out (the
+ * command reads it from the checkpoint).
+ */
+export function addModelOptions(
+  cmd: Command,
+  defaultModel?: string,
+  opts: { fromCheckpoint?: boolean } = {},
+): Command {
+  const model = new Option(
+    '--model <name>',
+    `model variant (see \`lape models\`)${opts.fromCheckpoint ? '; default: from the checkpoint' : ''}`,
+  );
   if (defaultModel) model.default(defaultModel);
-  else model.makeOptionMandatory();
+  else if (!opts.fromCheckpoint) model.makeOptionMandatory();
   return cmd
     .addOption(model)
     .option('--pe <type>', `position embedding: ${PE_CHOICES.join(', ')}`, choice('--pe', PE_CHOICES))
@@ -94,7 +104,7 @@ export interface ModelFlags {
   peInitStd?: number;
 }
 
-export function modelOverrides(f: ModelFlags): ModelOverrides {
+export function modelOverrides(f: Omit<ModelFlags, 'model'>): ModelOverrides {
   return {
     pe: f.pe,
     join: f.joinType,

@@ -10,6 +10,8 @@
  */
 import { HOST_IS_LITTLE_ENDIAN } from '../io/host_tensor.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
+import type { Module } from '../nn/module.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { LAPE_VERSION } from '../version.js';
 import {
   ATTR_FLOAT,
@@ -414,21 +416,19 @@ function liveOps(ops: readonly TraceOp[], output: TraceValue): TraceOp[] {
 const symDims = (s: SymShape): (number | string)[] =>
   s.map((d) => (isBatch(d) ? (d.batch === 1 ? ONNX_BATCH_DIM : `${ONNX_BATCH_DIM}*${d.batch}`) : d));
 
-/**
- * The model as an ONNX file (bytes): its eval-mode forward, traced. Throws an ExportError naming an
- * unsupported option or op. The model is left in the training mode it was in.
- */
-export function exportOnnx(model: VisionTransformer, options: OnnxExportOptions = {}): Uint8Array {
-  const opset = checkOptions(options);
-  const { inChans, imgSize } = model.config;
-  const wasTraining = model.training;
-  model.eval();
-  let trace;
-  try {
-    trace = traceForward(model, [inChans, imgSize, imgSize], (x) => model.forward(x).logits);
-  } finally {
-    model.train(wasTraining);
-  }
+/** What to trace: any module whose forward maps one float32 input to one output tensor. */
+export interface TracedGraph {
+  module: Module;
+  /** The input's shape without its batch axis. */
+  sampleShape: readonly number[];
+  forward: (x: Tensor) => Tensor;
+  docString: string;
+  metadata: Record<string, string>;
+}
+
+/** Traces `forward` and states it as an ONNX model (bytes). */
+export function exportGraph(spec: TracedGraph, opset: number): Uint8Array {
+  const trace = traceForward(spec.module, spec.sampleShape, spec.forward);
   const g = new GraphBuilder(opset, ONNX_INPUT_NAME);
   const names = new Map<number, string>([[trace.input.id, ONNX_INPUT_NAME]]);
   const value = (v: TraceValue): string => {
@@ -477,15 +477,37 @@ export function exportOnnx(model: VisionTransformer, options: OnnxExportOptions 
     opset,
     producerVersion: LAPE_VERSION,
     graphName: 'lape',
-    docString: `lape ${LAPE_VERSION}: input ${ONNX_INPUT_NAME} [batch, ${inChans}, ${imgSize}, ${imgSize}], output ${ONNX_OUTPUT_NAME} [batch, classes]`,
+    docString: spec.docString,
     nodes: g.nodes,
     initializers: g.initializers,
     inputs: [{ name: ONNX_INPUT_NAME, elemType: ONNX_FLOAT, shape: symDims(trace.input.shape) }],
     outputs: [{ name: ONNX_OUTPUT_NAME, elemType: ONNX_FLOAT, shape: symDims(trace.output.shape) }],
-    metadata: {
-      'lape.config': JSON.stringify(model.config),
-      'lape.version': LAPE_VERSION,
-      ...options.metadata,
-    },
+    metadata: { 'lape.version': LAPE_VERSION, ...spec.metadata },
   });
+}
+
+/**
+ * The model as an ONNX file (bytes): its eval-mode forward, traced, with input `pixel_values`
+ * [batch, C, H, W] and output `logits` [batch, classes]. Throws an ExportError naming an unsupported
+ * option or op. The model is left in the training mode it was in.
+ */
+export function exportOnnx(model: VisionTransformer, options: OnnxExportOptions = {}): Uint8Array {
+  const opset = checkOptions(options);
+  const { inChans, imgSize } = model.config;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return exportGraph(
+      {
+        module: model,
+        sampleShape: [inChans, imgSize, imgSize],
+        forward: (x) => model.forward(x).logits,
+        docString: `lape ${LAPE_VERSION}: input ${ONNX_INPUT_NAME} [batch, ${inChans}, ${imgSize}, ${imgSize}] float32 (normalized), output ${ONNX_OUTPUT_NAME} [batch, ${model.config.numClasses}]`,
+        metadata: { 'lape.config': JSON.stringify(model.config), ...options.metadata },
+      },
+      opset,
+    );
+  } finally {
+    model.train(wasTraining);
+  }
 }
