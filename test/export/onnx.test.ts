@@ -16,7 +16,6 @@ import { noGrad } from '../../src/autograd/tape.js';
 import { main } from '../../src/cli/index.js';
 import { decodeOnnxModel } from '../../src/export/onnx_proto.js';
 import { exportGraph, exportOnnx } from '../../src/export/onnx.js';
-import { saveSafetensors } from '../../src/export/save.js';
 import { toFloat32 } from '../../src/io/host_tensor.js';
 import { readNpy } from '../../src/io/npy.js';
 import { writePth } from '../../src/io/pth.js';
