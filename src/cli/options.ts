@@ -147,6 +147,11 @@ export function dataSet(v: string): (typeof DATA_SETS)[number] {
   );
 }
 
+/** The CLI's status lines go to stderr (the library prints nothing unless given a logger). */
+export const stderrLine = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
 /**
  * Runs `work` with Ctrl-C wired to an abort signal: the first Ctrl-C asks the training loop to finish
  * its step and save a resumable checkpoint, a second one quits at once (exit 130).

@@ -4,20 +4,13 @@
  */
 import { Command } from 'commander';
 import { extname } from 'node:path';
-import { noGrad } from '../autograd/tape.js';
-import { decodeImage } from '../data/image_folder.js';
 import type { Channels } from '../data/image.js';
-import { datasetStats } from '../data/stats.js';
-import { compileTransform } from '../data/transforms/pipeline.js';
-import { Rng as DataRng } from '../data/rng.js';
 import { fromFloat32, toFloat32 } from '../io/host_tensor.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { readStateDict } from '../io/pth.js';
+import { loadImages, predict, topClasses } from '../infer/predict.js';
 import { createModel } from '../models/registry.js';
 import { loadWeights } from '../models/weights.js';
-import { tensor } from '../ops/creation.js';
-import { softmax } from '../ops/softmax.js';
-import { tidy } from '../tensor/memory.js';
 import { addModelOptions, dataSet, modelOverrides, type ModelFlags } from './options.js';
 
 interface PredictFlags extends ModelFlags {
@@ -25,28 +18,6 @@ interface PredictFlags extends ModelFlags {
   input: string[];
   output: string;
   dataSet: 'fashion-mnist' | 'mnist' | 'cifar10' | 'cifar100' | 'image-folder';
-}
-
-async function imagesToBatch(
-  paths: string[],
-  size: number,
-  channels: Channels,
-  kind: PredictFlags['dataSet'],
-): Promise<Float32Array> {
-  const transform = compileTransform({
-    kind: 'eval',
-    size,
-    channels,
-    interpolation: 'bicubic',
-    resize: size > 32 ? { kind: 'center-crop', cropPct: 0.875 } : { kind: 'resize' },
-    normalize: datasetStats(kind),
-  });
-  const out = new Float32Array(paths.length * transform.sampleLength);
-  for (const [i, p] of paths.entries()) {
-    const img = await decodeImage(p, null);
-    transform.apply(img, DataRng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
-  }
-  return out;
 }
 
 export function predictCommand(): Command {
@@ -86,26 +57,15 @@ export function predictCommand(): Command {
         data = toFloat32(t);
         n = t.shape[0];
       } else {
-        data = await imagesToBatch(f.input, imgSize, inChans as Channels, f.dataSet);
+        data = await loadImages(f.input, { imgSize, inChans: inChans as Channels, normalize: f.dataSet });
         n = f.input.length;
       }
-      const logits = noGrad(() =>
-        tidy(() =>
-          Float32Array.from(model.forward(tensor(data, [n, inChans, imgSize, imgSize])).logits.data),
-        ),
-      );
+      const logits = predict(model, data);
       writeNpy(f.output, fromFloat32([n, numClasses], logits));
       if (!isNpy) {
-        const probs = noGrad(() =>
-          tidy(() => Float32Array.from(softmax(tensor(logits, [n, numClasses])).data)),
-        );
-        f.input.forEach((p, i) => {
-          const row = [...probs.subarray(i * numClasses, (i + 1) * numClasses)].map(
-            (v, c) => [c, v] as const,
-          );
-          row.sort((a, b) => b[1] - a[1]);
-          const top = row.slice(0, 5).map(([c, v]) => `${c}:${(100 * v).toFixed(1)}%`);
-          process.stdout.write(`${p}  ${top.join('  ')}\n`);
+        topClasses(logits, numClasses, 5).forEach((top, i) => {
+          const cells = top.map(({ index, probability }) => `${index}:${(100 * probability).toFixed(1)}%`);
+          process.stdout.write(`${f.input[i]}  ${cells.join('  ')}\n`);
         });
       }
       process.stderr.write(`wrote ${f.output} (${n} x ${numClasses} logits)\n`);

@@ -11,6 +11,7 @@ import {
   modelOverrides,
   num,
   type ModelFlags,
+  stderrLine,
   withInterruptSignal,
 } from './options.js';
 
@@ -228,7 +229,9 @@ export function trainCommand(): Command {
         printEval(await evaluateCheckpoint(cfg, cfg.resume), f.json ?? false);
         return;
       }
-      const result = await withInterruptSignal((signal) => train(cfg, { signal, progress: f.progress }));
+      const result = await withInterruptSignal((signal) =>
+        train(cfg, { signal, progress: f.progress, log: stderrLine }),
+      );
       if (result.final) {
         process.stdout.write(
           `final: acc1 ${result.final.acc1.toFixed(2)}% acc5 ${result.final.acc5.toFixed(2)}% loss ${result.final.loss.toFixed(4)} on ${result.final.images} images (best acc1 ${result.maxAccuracy.toFixed(2)}%)\n`,

@@ -1,6 +1,6 @@
 /** Evaluation: top-1, top-5 and loss over a loader, as DeiT's `evaluate`. */
 import { noGrad } from '../autograd/tape.js';
-import type { DataLoader } from '../data/loader.js';
+import type { Batch } from '../data/batch.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
 import { crossEntropy } from '../ops/cross_entropy.js';
 import { intTensor } from '../ops/creation.js';
@@ -42,9 +42,12 @@ export interface EvalProgress {
   (done: number, total: number): void;
 }
 
+/** What evaluation reads: batches (a DataLoader, or any async iterable) and how many there are. */
+export type EvalBatches = AsyncIterable<Batch> & { readonly numBatches: number };
+
 export async function evaluate(
   model: VisionTransformer,
-  loader: DataLoader,
+  loader: EvalBatches,
   onBatch?: EvalProgress,
 ): Promise<EvalResult> {
   const wasTraining = model.training;

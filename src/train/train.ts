@@ -57,9 +57,9 @@ export interface TrainResult {
 export interface TrainHooks {
   /** Aborting stops after the current step with a resumable checkpoint. */
   signal?: AbortSignal;
-  /** Status lines (default: stderr). */
+  /** Status lines (default: none; the CLI prints them on stderr). */
   log?: (line: string) => void;
-  /** Show a progress bar / periodic progress lines (default true). */
+  /** Show a progress bar (terminal) or periodic progress lines on stderr (default false). */
   progress?: boolean;
   /** Called after every optimization step with its loss. */
   onStep?: (step: number, loss: number) => void;
@@ -129,15 +129,15 @@ function copyEma(ema: ModelEma, sd: StateDict): void {
 }
 
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const log = hooks.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const showProgress = hooks.progress ?? true;
+  const log = hooks.log ?? (() => {});
+  const showProgress = hooks.progress ?? false;
   if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1))
     throw new Error(`--epochs must be a positive integer, got ${cfg.epochs}`);
   if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1))
     throw new Error(`--batch-size must be a positive integer, got ${cfg.batchSize}`);
 
-  const trainSrc = await openSplit(cfg, 'train');
-  const valSrc = cfg.evalEachEpoch ? await openSplit(cfg, 'val') : null;
+  const trainSrc = await openSplit(cfg, 'train', { onWarning: log });
+  const valSrc = cfg.evalEachEpoch ? await openSplit(cfg, 'val', { onWarning: log }) : null;
   const overrides = { ...cfg.modelOverrides, numClasses: trainSrc.numClasses };
   if (cfg.data.inputSize !== undefined) overrides.imgSize = cfg.data.inputSize;
   const model = createModel(cfg.model, overrides, { seed: cfg.seed });
