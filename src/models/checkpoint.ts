@@ -40,20 +40,24 @@ export function flatOverrides(cfg: VitConfig): ModelOverrides {
   };
 }
 
-/** The registry variant of the same architecture family and size, for the checkpoint's `model` name. */
+/** The registry variant closest to `cfg` (input, tokenizer, head, then size), for the checkpoint's `model` name. */
 function variantOf(cfg: VitConfig): string {
-  const same = (name: string): boolean => {
-    const v = resolveConfig(name);
-    return (
-      v.embedDim === cfg.embedDim &&
-      v.depth === cfg.depth &&
-      v.numHeads === cfg.numHeads &&
-      v.imgSize === cfg.imgSize &&
-      v.tokenizer.kind === cfg.tokenizer.kind &&
-      v.head.kind === cfg.head.kind
-    );
-  };
-  return Object.keys(MODEL_VARIANTS).find(same) ?? 'lape_tiny';
+  const patch = (c: VitConfig): number | null =>
+    c.tokenizer.kind === 'patch' ? c.tokenizer.patchSize : null;
+  const score = (v: VitConfig): number =>
+    [
+      v.imgSize === cfg.imgSize && v.inChans === cfg.inChans,
+      v.tokenizer.kind === cfg.tokenizer.kind && patch(v) === patch(cfg),
+      v.head.kind === cfg.head.kind,
+      v.embedDim === cfg.embedDim && v.depth === cfg.depth && v.numHeads === cfg.numHeads,
+    ].reduce((n, match, i) => n + (match ? 2 ** (3 - i) : 0), 0);
+  let best = 'lape_tiny';
+  let bestScore = -1;
+  for (const name of Object.keys(MODEL_VARIANTS)) {
+    const sc = score(resolveConfig(name));
+    if (sc > bestScore) [best, bestScore] = [name, sc];
+  }
+  return best;
 }
 
 export interface SaveCheckpointOptions {
