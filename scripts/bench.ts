@@ -7,6 +7,7 @@
  *   vit_lite   ViT-Lite-7/4 training step (batch 128: forward, cross-entropy, backward, AdamW), LaPE and
  *              basic join, ms and images/s
  *   deit_tiny  DeiT-Tiny 224 inference, batch 64, no grad, images/s
+ *   ort_deit_tiny  the same model exported by lape to ONNX, in onnxruntime-node (scripts/bench/ort.ts)
  *   data       Fashion-MNIST training images/s with the lape_fmnist model fed by the augmenting loader
  *              (2 workers, RandAugment-free DeiT small-image transform + mixup/cutmix)
  *   data_memory  the same loop fed from memory (lape only: PyTorch has no equivalent here)
@@ -33,10 +34,19 @@ import { Rng } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { trainStep, type StepContext } from '../src/train/step.js';
 import { trainTransform } from '../src/train/data.js';
+import { benchOrtDeitTiny } from './bench/ort.js';
 import { defaultTrainConfig } from '../src/train/config.js';
 
 type Result = Record<string, number | string | boolean>;
-const BENCHES = ['sgemm', 'encoder', 'vit_lite', 'deit_tiny', 'data', 'data_memory'] as const;
+const BENCHES = [
+  'sgemm',
+  'encoder',
+  'vit_lite',
+  'deit_tiny',
+  'ort_deit_tiny',
+  'data',
+  'data_memory',
+] as const;
 type BenchName = (typeof BENCHES)[number];
 
 const argv = process.argv.slice(2);
@@ -252,6 +262,7 @@ async function child(name: BenchName): Promise<void> {
     encoder: benchEncoder,
     vit_lite: benchVitLite,
     deit_tiny: benchDeitTiny,
+    ort_deit_tiny: () => benchOrtDeitTiny({ iters: quick ? 1 : 5 }),
     data: benchData,
     data_memory: benchDataMemory,
   };
@@ -276,7 +287,7 @@ function runChild(name: BenchName): Result {
 }
 
 function runTorch(): Result {
-  const torchNames = only.filter((n) => n !== 'data' && n !== 'data_memory');
+  const torchNames = only.filter((n) => n !== 'data' && n !== 'data_memory' && n !== 'ort_deit_tiny');
   if (torchNames.length === 0) return {};
   const script = fileURLToPath(new URL('./bench_torch.py', import.meta.url));
   const p = spawnSync(
@@ -347,6 +358,14 @@ function table(r: Result): string {
     'deit_tiny',
     'img/s',
   );
+  add(
+    'DeiT-Tiny in onnxruntime-node, lape export (B64)',
+    'ort_deit_tiny_infer_ips',
+    'torch_deit_tiny_infer_ips',
+    true,
+    'ort_deit_tiny',
+    'img/s',
+  );
   const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) => row.map((c, i) => c.padEnd(w[i])).join('  '));
   const lape = num('vit_lite_step_ms');
@@ -357,6 +376,12 @@ function table(r: Result): string {
   const tb = num('torch_vit_lite_step_basic_ms');
   if (tl !== undefined && tb !== undefined)
     lines.push(`PyTorch's LaPE overhead over basic: ${(100 * (tl / tb - 1)).toFixed(1)}%`);
+  const ortIps = num('ort_deit_tiny_infer_ips');
+  const lapeIps = num('deit_tiny_infer_ips');
+  if (ortIps !== undefined && lapeIps !== undefined)
+    lines.push(
+      `DeiT-Tiny inference: lape ${lapeIps.toFixed(1)} img/s, onnxruntime-node ${r.ort_version} on lape's export ${ortIps.toFixed(1)} img/s (${r.ort_threads} threads; lape/onnxruntime ${(lapeIps / ortIps).toFixed(2)}x)`,
+    );
   const fed = num('data_loader_ips');
   const mem = num('data_memory_ips');
   if (fed !== undefined && mem !== undefined) {
