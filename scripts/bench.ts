@@ -19,7 +19,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { backward, noGrad } from '../src/autograd/tape.js';
-import { getBackend } from '../src/backend/registry.js';
+import { dispatch } from '../src/backend/dispatch.js';
+import { getBackend, numThreads } from '../src/backend/registry.js';
 import { nativeInfo } from '../src/backend/native/native_backend.js';
 import type { Batch } from '../src/data/batch.js';
 import { createLoader } from '../src/data/loader.js';
@@ -79,24 +80,7 @@ function benchSgemm(): Result {
   const a = randNormal([n, n]);
   const b = randNormal([n, n]);
   const c = Tensor.empty([n, n]);
-  const backend = getBackend();
-  const call = (): void =>
-    backend.matmul({
-      a: a.data,
-      b: b.data,
-      c: c.data,
-      m: n,
-      n,
-      k: n,
-      transA: false,
-      transB: false,
-      batch: 1,
-      strideA: 0,
-      strideB: 0,
-      strideC: 0,
-      alpha: 1,
-      beta: 0,
-    });
+  const call = (): void => dispatch.matmul({ a, b, c, m: n, n, k: n });
   const times = timed(call, 3, quick ? 5 : 20);
   return { sgemm_gflops: (2 * n ** 3) / (Math.min(...times) / 1e3) / 1e9 };
 }
@@ -400,8 +384,8 @@ async function main(): Promise<void> {
   const info = nativeInfo();
   const result: Result = {
     backend: getBackend().name,
-    lape_threads: info.threads,
-    dnnl: info.dnnlVersion,
+    lape_threads: numThreads(),
+    dnnl: info.available ? info.info.dnnlVersion : '',
     quick,
   };
   for (const name of only) {

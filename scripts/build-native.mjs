@@ -1,36 +1,30 @@
 #!/usr/bin/env node
 // Builds lape's native oneDNN backend (native/) at `npm install`. Never fails the install: when oneDNN
 // is missing or the build does not succeed, lape runs on its portable JavaScript backend and this
-// prints one line saying so (the full compiler log goes to a file in the temp directory).
+// prints one line saying so, with the oneDNN it found (the full compiler log goes to a file in the temp
+// directory).
 //
-// Environment: LAPE_SKIP_NATIVE=1 skips the build.
+// Environment: LAPE_SKIP_NATIVE=1 skips the build; LAPE_DNNL_ROOT (or oneAPI's DNNLROOT) points at a
+// oneDNN install prefix (see native/dnnl-config.mjs for the search order).
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { findOneDnn } from '../native/dnnl-config.mjs';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = path.join(root, 'native');
 const addon = path.join(nativeDir, 'build', 'Release', 'lape_native.node');
 const logFile = path.join(os.tmpdir(), 'lape-native-build.log');
 const FALLBACK = 'using the portable JavaScript backend';
+const INSTALL =
+  'apt-get install libdnnl-dev (oneDNN 2.3 or newer, 3.x works too), or set LAPE_DNNL_ROOT to a oneDNN prefix, then npm rebuild lape';
 
 function done(line) {
   console.log(`lape: ${line}`);
   process.exit(0);
-}
-
-function hasOneDnn() {
-  const headers = [
-    '/usr/include/dnnl.hpp',
-    '/usr/include/oneapi/dnnl/dnnl.hpp',
-    '/usr/local/include/dnnl.hpp',
-    '/usr/local/include/oneapi/dnnl/dnnl.hpp',
-  ];
-  if (headers.some((h) => existsSync(h))) return true;
-  const pc = spawnSync('pkg-config', ['--exists', 'dnnl'], { stdio: 'ignore' });
-  return pc.status === 0;
 }
 
 /** The node-gyp that ships with npm, as [command, ...args]; npx as the last resort. */
@@ -64,9 +58,9 @@ function nodeGyp() {
 
 if (process.env.LAPE_SKIP_NATIVE === '1') done(`LAPE_SKIP_NATIVE=1; ${FALLBACK}`);
 if (!existsSync(path.join(nativeDir, 'binding.gyp'))) done(`native/binding.gyp is missing; ${FALLBACK}`);
-if (!hasOneDnn()) {
-  done(`oneDNN not found; ${FALLBACK} (apt-get install libdnnl-dev, then npm rebuild lape)`);
-}
+const dnnl = findOneDnn();
+if (!dnnl) done(`oneDNN not found; ${FALLBACK} (${INSTALL})`);
+const found = `oneDNN ${dnnl.version ?? '(unknown version)'} from ${dnnl.source}`;
 
 const [cmd, ...pre] = nodeGyp();
 const args = [...pre, 'rebuild', `-j`, String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length))];
@@ -82,7 +76,11 @@ try {
   // the log is a courtesy
 }
 if (build.status !== 0 || !existsSync(addon)) {
-  done(`building the native oneDNN backend failed (log: ${logFile}); ${FALLBACK}`);
+  const tooOld = /needs oneDNN 2\.3 or newer/.test(log);
+  done(
+    `building the native backend against ${found} failed (log: ${logFile}); ${FALLBACK}` +
+      (tooOld ? ` (${INSTALL})` : ''),
+  );
 }
 
 // Make sure it loads (libdnnl / libgomp resolvable at run time).
@@ -95,6 +93,6 @@ if (probe.status !== 0) {
   } catch {
     // ignore
   }
-  done(`the native oneDNN backend was built but does not load (log: ${logFile}); ${FALLBACK}`);
+  done(`the native backend was built against ${found} but does not load (log: ${logFile}); ${FALLBACK}`);
 }
-done('built the native oneDNN backend (native/build/Release/lape_native.node)');
+done(`built the native backend against ${found} (native/build/Release/lape_native.node)`);

@@ -64,7 +64,14 @@ export { Tensor, type DType } from './tensor/tensor.js';
 export { tensor, zeros } from './ops/creation.js';
 export { tidy, memoryInfo, type MemoryInfo } from './tensor/memory.js';
 export { noGrad } from './autograd/tape.js';
-export { setBackend, availableBackends, type BackendName } from './backend/registry.js';
+export {
+  setBackend,
+  availableBackends,
+  setNumThreads,
+  numThreads,
+  describeEngine,
+  type BackendName,
+} from './backend/registry.js';
 
 // Training and evaluation (DeiT's recipe; defaults are the reference's main.py flags).
 export {

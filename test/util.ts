@@ -1,9 +1,9 @@
 /** Shared test helpers: value comparison, numerical gradient checks, and per-backend suites. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { describe } from 'node:test';
+import { after, before, beforeEach, describe } from 'node:test';
 import { backward } from '../src/autograd/tape.js';
-import { availableBackends, setBackend, type BackendName } from '../src/backend/registry.js';
+import { availableBackends, getBackend, setBackend, type BackendName } from '../src/backend/registry.js';
 import { tidy } from '../src/tensor/memory.js';
 import { Rng } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -37,11 +37,30 @@ export function assertClose(
   }
 }
 
-/** Runs a describe() block once per available backend, with that backend selected. */
+/**
+ * Runs a describe() block once per available backend, titled `name [js]`, `name [native]`. The backend
+ * is selected in a `before` hook (so it is active when the tests run, not only while they are
+ * collected) and restored afterwards, and every test first checks that it runs on the backend its
+ * suite names. Work belongs in `it()`/hooks: the body itself runs at collection time.
+ */
 export function describeBackends(name: string, body: (backend: BackendName) => void): void {
   for (const b of availableBackends()) {
     describe(`${name} [${b}]`, () => {
-      setBackend(b);
+      let previous: BackendName | null = null;
+      before(() => {
+        previous = getBackend().name;
+        setBackend(b);
+      });
+      after(() => {
+        if (previous) setBackend(previous);
+      });
+      beforeEach(() => {
+        assert.equal(
+          getBackend().name,
+          b,
+          `suite '${name} [${b}]' is running on the ${getBackend().name} backend`,
+        );
+      });
       body(b);
     });
   }

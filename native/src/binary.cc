@@ -7,7 +7,9 @@
 namespace lape {
 namespace {
 
+// Op codes; kOpNames is exported as `enums.binaryOp` and checked against BINARY_OPS at load.
 enum BinOp : int { ADD = 0, SUB, MUL, DIV, MAX, MIN, NUM_BINOPS };
+const char* const kOpNames[NUM_BINOPS] = {"add", "sub", "mul", "div", "max", "min"};
 
 template <int OP>
 inline float apply(float a, float b) {
@@ -95,7 +97,7 @@ void runLayout(const Layout& L, const float* a, const float* b, float* out) {
 }
 
 /** Checks that every offset reachable through (size, stride) lies inside [0, len). */
-void checkReach(const i64* size, const i64* stride, int rank, i64 len, const char* name, const Args& args) {
+void checkReach(const i64* size, const i64* stride, int rank, i64 len, const char* name, const Fields& args) {
   i64 lo = 0, hi = 0;
   for (int i = 0; i < rank; i++) {
     if (size[i] == 0) return;
@@ -106,29 +108,17 @@ void checkReach(const i64* size, const i64* stride, int rank, i64 len, const cha
   if (lo < 0 || hi >= len) fail(args.where() + name + " is too short for its strides");
 }
 
-// binary(op, a, b, out, meta) with meta = Float64Array [rank, shape..., stridesA..., stridesB...]
 napi_value Binary(napi_env env, napi_callback_info info) {
-  Args args(env, info, "binary");
-  const double opd = args.num(0, "op");
-  if (!(opd >= 0 && opd < NUM_BINOPS) || std::floor(opd) != opd) fail(args.where() + "unknown op");
-  const int op = static_cast<int>(opd);
-  View<float> a = args.f32(1, "a"), b = args.f32(2, "b"), out = args.f32(3, "out");
-  View<double> meta = args.f64(4, "meta");
-  if (meta.len < 1) fail(args.where() + "meta too short");
-  const double rd = meta.data[0];
-  if (!(rd >= 0 && rd <= 8) || std::floor(rd) != rd) fail(args.where() + "rank must be 0..8");
-  const int rank = static_cast<int>(rd);
-  need(meta, 1 + 3 * rank, "meta", args);
+  Fields args(env, info, "binary");
+  const int op = args.choice("op", kOpNames, NUM_BINOPS);
+  View<float> a = args.f32("a"), b = args.f32("b"), out = args.f32("out");
   i64 size[8], sa[8], sb[8];
+  const int rank = args.ints("shape", size, 8);
+  if (args.ints("aStrides", sa, 8) != rank || args.ints("bStrides", sb, 8) != rank)
+    fail(args.where() + "aStrides and bStrides must have one entry per axis of shape");
   i64 total = 1;
   for (int i = 0; i < rank; i++) {
-    double s = meta.data[1 + i], x = meta.data[1 + rank + i], y = meta.data[1 + 2 * rank + i];
-    if (!(s >= 0 && s < 4.0e15) || std::floor(s) != s) fail(args.where() + "bad shape");
-    if (!(std::fabs(x) < 4.0e15) || std::floor(x) != x || !(std::fabs(y) < 4.0e15) || std::floor(y) != y)
-      fail(args.where() + "bad strides");
-    size[i] = static_cast<i64>(s);
-    sa[i] = static_cast<i64>(x);
-    sb[i] = static_cast<i64>(y);
+    if (size[i] < 0) fail(args.where() + "bad shape");
     total = mul(total, size[i], args);
   }
   need(out, total, "out", args);
@@ -183,6 +173,9 @@ napi_value Binary(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
-void InitBinary(Napi::Env env, Napi::Object exports) { LAPE_EXPORT(env, exports, "binary", Binary); }
+void InitBinary(Napi::Env env, Napi::Object exports) {
+  exportEnum(env, exports, "binaryOp", kOpNames, NUM_BINOPS);
+  LAPE_KERNEL(env, exports, "binary", Binary, {"op", "a", "aStrides", "b", "bStrides", "out", "shape"});
+}
 
 }  // namespace lape

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <initializer_list>
 #include <vector>
 
 // Runtime-dispatched builds of the hot loops: AVX-512, AVX2+FMA and baseline x86-64, picked once at
@@ -45,88 +46,152 @@ struct View {
   explicit operator bool() const { return data != nullptr || len > 0; }
 };
 
-/** Positional arguments of one call. */
-class Args {
+/**
+ * The named fields of one kernel call. Every kernel takes a single argument object whose fields are
+ * declared in src/backend/kernels.ts; the TypeScript dispatcher has checked them already, and these
+ * readers check again (types, integer ranges, lengths) so that no call can read or write out of bounds.
+ */
+class Fields {
  public:
-  static constexpr size_t kMax = 24;
-  Args(napi_env env, napi_callback_info info, const char* fn) : env_(env), fn_(fn) {
-    size_t argc = kMax;
-    if (napi_get_cb_info(env, info, &argc, argv_, nullptr, nullptr) != napi_ok) fail(where() + "cannot read arguments");
-    argc_ = argc;
+  Fields(napi_env env, napi_callback_info info, const char* kernel) : env_(env), fn_(kernel) {
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_valuetype t;
+    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 ||
+        napi_typeof(env, argv[0], &t) != napi_ok || t != napi_object)
+      fail(where() + "expects one argument object");
+    obj_ = argv[0];
   }
   napi_env env() const { return env_; }
-  size_t count() const { return argc_; }
   std::string where() const { return std::string("lape_native.") + fn_ + ": "; }
 
-  bool isNullish(size_t i) const {
-    if (i >= argc_) return true;
-    napi_valuetype t;
-    if (napi_typeof(env_, argv_[i], &t) != napi_ok) return true;
-    return t == napi_null || t == napi_undefined;
+  View<float> f32(const char* name) const { return typed<float>(get(name), name, napi_float32_array, "Float32Array"); }
+  View<int32_t> i32(const char* name) const { return typed<int32_t>(get(name), name, napi_int32_array, "Int32Array"); }
+  View<uint16_t> u16(const char* name) const { return typed<uint16_t>(get(name), name, napi_uint16_array, "Uint16Array"); }
+  /** An optional buffer: empty when the field is null or undefined. */
+  View<float> f32opt(const char* name) const {
+    napi_value v = get(name);
+    return nullish(v) ? View<float>{} : typed<float>(v, name, napi_float32_array, "Float32Array");
   }
+  View<int32_t> i32opt(const char* name) const {
+    napi_value v = get(name);
+    return nullish(v) ? View<int32_t>{} : typed<int32_t>(v, name, napi_int32_array, "Int32Array");
+  }
+  bool has(const char* name) const { return !nullish(get(name)); }
 
-  View<float> f32(size_t i, const char* name) const { return typed<float>(i, name, napi_float32_array, "Float32Array"); }
-  View<int32_t> i32(size_t i, const char* name) const { return typed<int32_t>(i, name, napi_int32_array, "Int32Array"); }
-  View<double> f64(size_t i, const char* name) const { return typed<double>(i, name, napi_float64_array, "Float64Array"); }
-  View<float> f32opt(size_t i, const char* name) const { return isNullish(i) ? View<float>{} : f32(i, name); }
-  View<int32_t> i32opt(size_t i, const char* name) const { return isNullish(i) ? View<int32_t>{} : i32(i, name); }
-
-  double num(size_t i, const char* name) const {
-    double v = 0;
-    if (i >= argc_ || napi_get_value_double(env_, argv_[i], &v) != napi_ok) fail(where() + name + " must be a number");
-    return v;
-  }
-  /** A non-negative integer size below 2^48. */
-  i64 size(size_t i, const char* name) const {
-    double v = num(i, name);
-    if (!(v >= 0) || v > 281474976710656.0 || std::floor(v) != v) fail(where() + name + " must be a non-negative integer");
-    return static_cast<i64>(v);
-  }
-  /** A positive integer below 2^31. */
-  i64 positive(size_t i, const char* name) const {
-    i64 v = size(i, name);
-    if (v < 1 || v > 2147483647) fail(where() + name + " must be a positive integer");
-    return v;
-  }
-  bool flag(size_t i, const char* name) const {
-    if (i >= argc_) fail(where() + name + " missing");
+  double num(const char* name) const { return numberOf(get(name), name); }
+  /** A non-negative integer below 2^48. */
+  i64 size(const char* name) const { return sizeOf(get(name), name); }
+  /** An integer of magnitude below 2^52. */
+  i64 integer(const char* name) const { return integerOf(get(name), name); }
+  bool flag(const char* name) const {
     bool b = false;
-    if (napi_get_value_bool(env_, argv_[i], &b) == napi_ok) return b;
-    return num(i, name) != 0;
+    if (napi_get_value_bool(env_, get(name), &b) != napi_ok) fail(where() + name + " must be a boolean");
+    return b;
+  }
+  /** The index of the string field `name` in `table` (the addon exports each table as `enums`). */
+  int choice(const char* name, const char* const* table, int count) const {
+    char buf[32];
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env_, get(name), buf, sizeof buf, &len) != napi_ok)
+      fail(where() + name + " must be a string");
+    for (int i = 0; i < count; i++)
+      if (std::strcmp(buf, table[i]) == 0) return i;
+    fail(where() + "unknown " + name + " '" + buf + "'");
+  }
+  /** An array of integers of at most `max` entries into `out`; returns its length. */
+  int ints(const char* name, i64* out, int max) const { return intsOf(get(name), name, out, max); }
+
+  /** A strided matrix operand {data, offset, strides[4]} (see MatrixView in src/backend/kernel.ts). */
+  struct MatrixView {
+    View<float> data;
+    i64 offset = 0;
+    i64 strides[4] = {0, 0, 0, 0};
+  };
+  MatrixView view(const char* name) const {
+    napi_value o = get(name);
+    napi_valuetype t;
+    if (napi_typeof(env_, o, &t) != napi_ok || t != napi_object) fail(where() + name + " must be a matrix view");
+    MatrixView mv;
+    const std::string base = name;
+    mv.data = typed<float>(prop(o, "data", name), (base + ".data").c_str(), napi_float32_array, "Float32Array");
+    mv.offset = sizeOf(prop(o, "offset", name), (base + ".offset").c_str());
+    if (intsOf(prop(o, "strides", name), (base + ".strides").c_str(), mv.strides, 4) != 4)
+      fail(where() + name + ".strides must hold 4 integers");
+    return mv;
   }
 
  private:
+  napi_value get(const char* name) const { return prop(obj_, name, name); }
+  napi_value prop(napi_value o, const char* key, const char* what) const {
+    napi_value v;
+    if (napi_get_named_property(env_, o, key, &v) != napi_ok) fail(where() + "cannot read " + what);
+    return v;
+  }
+  bool nullish(napi_value v) const {
+    napi_valuetype t;
+    if (napi_typeof(env_, v, &t) != napi_ok) return true;
+    return t == napi_null || t == napi_undefined;
+  }
+  double numberOf(napi_value v, const char* name) const {
+    double d = 0;
+    if (napi_get_value_double(env_, v, &d) != napi_ok) fail(where() + name + " must be a number");
+    return d;
+  }
+  i64 sizeOf(napi_value v, const char* name) const {
+    double d = numberOf(v, name);
+    if (!(d >= 0) || d > 281474976710656.0 || std::floor(d) != d) fail(where() + name + " must be a non-negative integer");
+    return static_cast<i64>(d);
+  }
+  i64 integerOf(napi_value v, const char* name) const {
+    double d = numberOf(v, name);
+    if (!(std::fabs(d) < 4.0e15) || std::floor(d) != d) fail(where() + name + " must be an integer");
+    return static_cast<i64>(d);
+  }
+  int intsOf(napi_value v, const char* name, i64* out, int max) const {
+    bool isArray = false;
+    uint32_t len = 0;
+    if (napi_is_array(env_, v, &isArray) != napi_ok || !isArray || napi_get_array_length(env_, v, &len) != napi_ok)
+      fail(where() + name + " must be an array of integers");
+    if (len > static_cast<uint32_t>(max)) fail(where() + name + " has more than " + std::to_string(max) + " entries");
+    for (uint32_t i = 0; i < len; i++) {
+      napi_value e;
+      if (napi_get_element(env_, v, i, &e) != napi_ok) fail(where() + "cannot read " + name);
+      out[i] = integerOf(e, name);
+    }
+    return static_cast<int>(len);
+  }
   template <class T>
-  View<T> typed(size_t i, const char* name, napi_typedarray_type want, const char* wantName) const {
-    if (i >= argc_) fail(where() + name + " missing");
+  View<T> typed(napi_value v, const char* name, napi_typedarray_type want, const char* wantName) const {
     napi_typedarray_type type;
     size_t length = 0;
     void* data = nullptr;
-    if (napi_get_typedarray_info(env_, argv_[i], &type, &length, &data, nullptr, nullptr) != napi_ok || type != want)
+    bool isTyped = false;
+    if (napi_is_typedarray(env_, v, &isTyped) != napi_ok || !isTyped ||
+        napi_get_typedarray_info(env_, v, &type, &length, &data, nullptr, nullptr) != napi_ok || type != want)
       fail(where() + name + " must be a " + wantName);
-    View<T> v;
-    v.data = static_cast<T*>(data);
-    v.len = static_cast<i64>(length);
-    return v;
+    View<T> out;
+    out.data = static_cast<T*>(data);
+    out.len = static_cast<i64>(length);
+    return out;
   }
 
   napi_env env_;
   const char* fn_;
-  napi_value argv_[kMax];
-  size_t argc_ = 0;
+  napi_value obj_ = nullptr;
 };
 
 /** a * b with overflow check (sizes are < 2^48, products checked against 2^62). */
-inline i64 mul(i64 a, i64 b, const Args& args) {
+inline i64 mul(i64 a, i64 b, const Fields& f) {
   i64 r;
-  if (__builtin_mul_overflow(a, b, &r) || r > (i64(1) << 62)) fail(args.where() + "size overflow");
+  if (__builtin_mul_overflow(a, b, &r) || r > (i64(1) << 62)) fail(f.where() + "size overflow");
   return r;
 }
 
 template <class T>
-inline void need(const View<T>& v, i64 n, const char* name, const Args& args) {
+inline void need(const View<T>& v, i64 n, const char* name, const Fields& f) {
   if (v.len < n)
-    fail(args.where() + name + " has " + std::to_string(v.len) + " elements, needs at least " + std::to_string(n));
+    fail(f.where() + name + " has " + std::to_string(v.len) + " elements, needs at least " + std::to_string(n));
 }
 
 using Callback = napi_value (*)(napi_env, napi_callback_info);
@@ -154,6 +219,34 @@ inline void exportFn(Napi::Env env, Napi::Object exports, const char* name, napi
   exports.Set(name, Napi::Value(env, fn));
 }
 #define LAPE_EXPORT(env, exports, name, fn) ::lape::exportFn(env, exports, name, ::lape::Guard<fn>)
+
+/** The `signatures` and `enums` objects of the exports, created on first use. */
+inline Napi::Object exportsTable(Napi::Env env, Napi::Object exports, const char* table) {
+  if (!exports.Has(table)) exports.Set(table, Napi::Object::New(env));
+  return exports.Get(table).As<Napi::Object>();
+}
+
+/**
+ * Exports a kernel with the names of the fields it reads; the TypeScript loader compares them with
+ * the kernel's declaration, so an addon built from other sources is refused at load, not mid-run.
+ */
+inline void exportKernel(Napi::Env env, Napi::Object exports, const char* name, napi_callback cb,
+                         std::initializer_list<const char*> fields) {
+  exportFn(env, exports, name, cb);
+  Napi::Array list = Napi::Array::New(env, fields.size());
+  uint32_t i = 0;
+  for (const char* f : fields) list.Set(i++, Napi::String::New(env, f));
+  exportsTable(env, exports, "signatures").Set(name, list);
+}
+#define LAPE_KERNEL(env, exports, name, fn, ...) \
+  ::lape::exportKernel(env, exports, name, ::lape::Guard<fn>, __VA_ARGS__)
+
+/** Exports a value table (op names, indexed by their code) as `enums[name]`. */
+inline void exportEnum(Napi::Env env, Napi::Object exports, const char* name, const char* const* values, int count) {
+  Napi::Array list = Napi::Array::New(env, count);
+  for (int i = 0; i < count; i++) list.Set(static_cast<uint32_t>(i), Napi::String::New(env, values[i]));
+  exportsTable(env, exports, "enums").Set(name, list);
+}
 
 inline napi_value undefinedValue(napi_env env) {
   napi_value u;

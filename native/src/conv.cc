@@ -8,17 +8,19 @@ struct Geometry {
   i64 c, h, w, kh, kw, stride, pad, outH, outW;
 };
 
-Geometry readGeometry(const Args& args, size_t i) {
+/** The window geometry fields shared by im2col, col2im and maxPool2d (`window2d` in kernels.ts). */
+Geometry readGeometry(const Fields& args, const char* count) {
   Geometry g;
-  g.c = args.size(i, "c");
-  g.h = args.size(i + 1, "h");
-  g.w = args.size(i + 2, "w");
-  g.kh = args.size(i + 3, "kh");
-  g.kw = args.size(i + 4, "kw");
-  g.stride = args.positive(i + 5, "stride");
-  g.pad = args.size(i + 6, "pad");
-  g.outH = args.size(i + 7, "outH");
-  g.outW = args.size(i + 8, "outW");
+  g.c = args.size(count);
+  g.h = args.size("height");
+  g.w = args.size("width");
+  g.kh = args.size("kernelH");
+  g.kw = args.size("kernelW");
+  g.stride = args.size("stride");
+  g.pad = args.size("pad");
+  g.outH = args.size("outH");
+  g.outW = args.size("outW");
+  if (g.stride < 1 || g.kh < 1 || g.kw < 1) fail(args.where() + "stride and kernel size must be >= 1");
   if (g.h > 2147483647 || g.w > 2147483647 || g.kh > 65536 || g.kw > 65536 || g.pad > 65536 || g.outH > 2147483647 ||
       g.outW > 2147483647)
     fail(args.where() + "geometry out of range");
@@ -37,11 +39,10 @@ inline void validRange(i64 k, i64 stride, i64 pad, i64 w, i64 outW, i64* lo, i64
   *hi = std::max(*lo, std::min(h, outW));
 }
 
-// im2col(x, cols, c, h, w, kh, kw, stride, pad, outH, outW)
 napi_value Im2col(napi_env env, napi_callback_info info) {
-  Args args(env, info, "im2col");
-  View<float> x = args.f32(0, "x"), cols = args.f32(1, "cols");
-  const Geometry g = readGeometry(args, 2);
+  Fields args(env, info, "im2col");
+  View<float> x = args.f32("x"), cols = args.f32("cols");
+  const Geometry g = readGeometry(args, "channels");
   const i64 rows = mul(mul(g.c, g.kh, args), g.kw, args), ncol = mul(g.outH, g.outW, args);
   need(x, mul(mul(g.c, g.h, args), g.w, args), "x", args);
   need(cols, mul(rows, ncol, args), "cols", args);
@@ -72,11 +73,11 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// col2im(cols, dx, c, h, w, kh, kw, stride, pad, outH, outW): dx += adjoint(cols)
+// col2im: dx += adjoint(cols)
 napi_value Col2im(napi_env env, napi_callback_info info) {
-  Args args(env, info, "col2im");
-  View<float> cols = args.f32(0, "cols"), dx = args.f32(1, "dx");
-  const Geometry g = readGeometry(args, 2);
+  Fields args(env, info, "col2im");
+  View<float> cols = args.f32("cols"), dx = args.f32("dx");
+  const Geometry g = readGeometry(args, "channels");
   const i64 rows = mul(mul(g.c, g.kh, args), g.kw, args), ncol = mul(g.outH, g.outW, args);
   need(dx, mul(mul(g.c, g.h, args), g.w, args), "dx", args);
   need(cols, mul(rows, ncol, args), "cols", args);
@@ -109,15 +110,14 @@ napi_value Col2im(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// maxPool2d(x, y, argmax, planes, h, w, k, stride, pad, outH, outW)
 napi_value MaxPool2d(napi_env env, napi_callback_info info) {
-  Args args(env, info, "maxPool2d");
-  View<float> x = args.f32(0, "x"), y = args.f32(1, "y");
-  View<int32_t> am = args.i32(2, "argmax");
-  const i64 planes = args.size(3, "planes"), h = args.size(4, "h"), w = args.size(5, "w"), k = args.positive(6, "k");
-  const i64 stride = args.positive(7, "stride"), pad = args.size(8, "pad"), outH = args.size(9, "outH"), outW = args.size(10, "outW");
-  if (h > 46340 || w > 46340 || k > 65536 || pad > 65536 || outH > 2147483647 || outW > 2147483647)
-    fail(args.where() + "geometry out of range");
+  Fields args(env, info, "maxPool2d");
+  View<float> x = args.f32("x"), y = args.f32("y");
+  View<int32_t> am = args.i32("argmax");
+  const Geometry g = readGeometry(args, "planes");
+  const i64 planes = g.c, h = g.h, w = g.w, kh = g.kh, kw = g.kw, stride = g.stride, pad = g.pad, outH = g.outH,
+            outW = g.outW;
+  if (h > 46340 || w > 46340) fail(args.where() + "planes larger than 46340x46340 overflow the Int32 argmax");
   const i64 plane = mul(h, w, args), oplane = mul(outH, outW, args);
   need(x, mul(planes, plane, args), "x", args);
   need(y, mul(planes, oplane, args), "y", args);
@@ -126,15 +126,15 @@ napi_value MaxPool2d(napi_env env, napi_callback_info info) {
   float* yp = y.data;
   int32_t* ap = am.data;
   const i64 rowsOut = planes * outH;
-  parallelFor(rowsOut, std::max<i64>(1, 4096 / std::max<i64>(outW * k * k, 1)), [&](i64 b, i64 e) {
+  parallelFor(rowsOut, std::max<i64>(1, 4096 / std::max<i64>(outW * kh * kw, 1)), [&](i64 b, i64 e) {
     for (i64 r = b; r < e; r++) {
       const i64 p = r / outH, oy = r % outH;
       const float* src = xp + p * plane;
       float* dst = yp + p * oplane + oy * outW;
       int32_t* adst = ap + p * oplane + oy * outW;
-      const i64 y0 = std::max<i64>(oy * stride - pad, 0), y1 = std::min<i64>(oy * stride - pad + k, h);
+      const i64 y0 = std::max<i64>(oy * stride - pad, 0), y1 = std::min<i64>(oy * stride - pad + kh, h);
       for (i64 ox = 0; ox < outW; ox++) {
-        const i64 x0 = std::max<i64>(ox * stride - pad, 0), x1 = std::min<i64>(ox * stride - pad + k, w);
+        const i64 x0 = std::max<i64>(ox * stride - pad, 0), x1 = std::min<i64>(ox * stride - pad + kw, w);
         float best = -INFINITY;
         i64 bi = -1;
         for (i64 iy = y0; iy < y1; iy++)
@@ -155,10 +155,12 @@ napi_value MaxPool2d(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
+#define LAPE_WINDOW_FIELDS "height", "width", "kernelH", "kernelW", "stride", "pad", "outH", "outW"
+
 void InitConv(Napi::Env env, Napi::Object exports) {
-  LAPE_EXPORT(env, exports, "im2col", Im2col);
-  LAPE_EXPORT(env, exports, "col2im", Col2im);
-  LAPE_EXPORT(env, exports, "maxPool2d", MaxPool2d);
+  LAPE_KERNEL(env, exports, "im2col", Im2col, {"x", "cols", "channels", LAPE_WINDOW_FIELDS});
+  LAPE_KERNEL(env, exports, "col2im", Col2im, {"cols", "dx", "channels", LAPE_WINDOW_FIELDS});
+  LAPE_KERNEL(env, exports, "maxPool2d", MaxPool2d, {"x", "y", "argmax", "planes", LAPE_WINDOW_FIELDS});
 }
 
 }  // namespace lape

@@ -72,7 +72,7 @@ void runRange(const Layout& L, const float* src, float* dst, i64 s, i64 e, bool 
   }
 }
 
-void checkReach(i64 offset, const i64* size, const i64* stride, int rank, i64 len, const char* name, const Args& args) {
+void checkReach(i64 offset, const i64* size, const i64* stride, int rank, i64 len, const char* name, const Fields& args) {
   i64 lo = offset, hi = offset;
   for (int i = 0; i < rank; i++) {
     i64 span = mul(size[i] - 1, stride[i] < 0 ? -stride[i] : stride[i], args);
@@ -82,33 +82,18 @@ void checkReach(i64 offset, const i64* size, const i64* stride, int rank, i64 le
   if (lo < 0 || hi >= len) fail(args.where() + name + " is too short for its offset and strides");
 }
 
-bool readInt(double v, i64* out) {
-  if (!(std::fabs(v) < 4.0e15) || std::floor(v) != v) return false;
-  *out = static_cast<i64>(v);
-  return true;
-}
-
-// stridedCopy(src, dst, meta, accumulate) with
-// meta = Float64Array [rank, srcOffset, dstOffset, shape..., srcStrides..., dstStrides...]
 napi_value StridedCopy(napi_env env, napi_callback_info info) {
-  Args args(env, info, "stridedCopy");
-  View<float> src = args.f32(0, "src"), dst = args.f32(1, "dst");
-  View<double> meta = args.f64(2, "meta");
-  const bool acc = args.flag(3, "accumulate");
-  if (meta.len < 3) fail(args.where() + "meta too short");
-  const double rd = meta.data[0];
-  if (!(rd >= 0 && rd <= 8) || std::floor(rd) != rd) fail(args.where() + "rank must be 0..8");
-  const int rank = static_cast<int>(rd);
-  need(meta, 3 + 3 * rank, "meta", args);
-  i64 srcOff, dstOff;
-  if (!readInt(meta.data[1], &srcOff) || !readInt(meta.data[2], &dstOff) || srcOff < 0 || dstOff < 0)
-    fail(args.where() + "bad offsets");
+  Fields args(env, info, "stridedCopy");
+  View<float> src = args.f32("src"), dst = args.f32("dst");
+  const bool acc = args.flag("accumulate");
+  const i64 srcOff = args.size("srcOffset"), dstOff = args.size("dstOffset");
   i64 size[8] = {}, ss[8] = {}, ds[8] = {};
+  const int rank = args.ints("shape", size, 8);
+  if (args.ints("srcStrides", ss, 8) != rank || args.ints("dstStrides", ds, 8) != rank)
+    fail(args.where() + "srcStrides and dstStrides must have one entry per axis of shape");
   i64 total = 1;
   for (int i = 0; i < rank; i++) {
-    if (!readInt(meta.data[3 + i], &size[i]) || size[i] < 0) fail(args.where() + "bad shape");
-    if (!readInt(meta.data[3 + rank + i], &ss[i]) || !readInt(meta.data[3 + 2 * rank + i], &ds[i]))
-      fail(args.where() + "bad strides");
+    if (size[i] < 0) fail(args.where() + "bad shape");
     total = mul(total, size[i], args);
   }
   if (total == 0) return nullptr;
@@ -159,6 +144,9 @@ napi_value StridedCopy(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
-void InitCopy(Napi::Env env, Napi::Object exports) { LAPE_EXPORT(env, exports, "stridedCopy", StridedCopy); }
+void InitCopy(Napi::Env env, Napi::Object exports) {
+  LAPE_KERNEL(env, exports, "stridedCopy", StridedCopy,
+              {"src", "srcOffset", "srcStrides", "dst", "dstOffset", "dstStrides", "shape", "accumulate"});
+}
 
 }  // namespace lape

@@ -27,6 +27,38 @@ std::string version() {
   return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
 }
 
+namespace {
+struct CacheRegistry {
+  size_t capacity = 256;
+  std::vector<std::function<void(size_t)>> resizers;
+};
+CacheRegistry& registry() {
+  static CacheRegistry r = [] {
+    CacheRegistry c;
+    if (const char* env = std::getenv("LAPE_PRIMITIVE_CACHE_CAPACITY")) {
+      const long v = std::strtol(env, nullptr, 10);
+      if (v >= 1 && v <= 1 << 20) c.capacity = static_cast<size_t>(v);
+    }
+    return c;
+  }();
+  return r;
+}
+}  // namespace
+
+size_t cacheCapacity() { return registry().capacity; }
+
+void setCacheCapacity(size_t n) {
+  CacheRegistry& r = registry();
+  r.capacity = n < 1 ? 1 : n;
+  for (auto& f : r.resizers) f(r.capacity);
+}
+
+size_t registerCache(std::function<void(size_t)> resize) {
+  CacheRegistry& r = registry();
+  r.resizers.push_back(std::move(resize));
+  return r.capacity;
+}
+
 void* scratchpad(size_t bytes) {
   static void* p = nullptr;
   static size_t cap = 0;

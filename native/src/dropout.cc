@@ -24,14 +24,13 @@ LAPE_CLONES void maskChunk(float* LAPE_RESTRICT mask, i64 begin, i64 n, uint32_t
   }
 }
 
-// dropoutMask(seed (uint32), p, mask)
 napi_value DropoutMask(napi_env env, napi_callback_info info) {
-  Args args(env, info, "dropoutMask");
-  const double seedD = args.num(0, "seed");
-  if (!(seedD >= 0 && seedD <= 4294967295.0) || std::floor(seedD) != seedD) fail(args.where() + "seed must be a uint32");
-  const uint32_t seed = static_cast<uint32_t>(seedD);
-  const double p = args.num(1, "p");
-  View<float> mask = args.f32(2, "mask");
+  Fields args(env, info, "dropoutMask");
+  const i64 seedI = args.integer("seed");
+  if (seedI < 0 || seedI > 4294967295LL) fail(args.where() + "seed must be a uint32");
+  const uint32_t seed = static_cast<uint32_t>(seedI);
+  const double p = args.num("p");
+  View<float> mask = args.f32("mask");
   uint32_t threshold;
   if (p != p) threshold = (1u << 24) + 1;  // NaN: u >= p never holds
   else if (p <= 0) threshold = 0;
@@ -46,6 +45,8 @@ napi_value DropoutMask(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
-void InitDropout(Napi::Env env, Napi::Object exports) { LAPE_EXPORT(env, exports, "dropoutMask", DropoutMask); }
+void InitDropout(Napi::Env env, Napi::Object exports) {
+  LAPE_KERNEL(env, exports, "dropoutMask", DropoutMask, {"seed", "p", "mask"});
+}
 
 }  // namespace lape

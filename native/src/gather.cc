@@ -9,18 +9,18 @@ LAPE_CLONES void addRow(const float* LAPE_RESTRICT s, float* LAPE_RESTRICT d, i6
   for (i64 j = 0; j < n; j++) d[j] += s[j];
 }
 
-void checkIndices(const int32_t* idx, i64 n, i64 rows, const Args& args) {
+void checkIndices(const int32_t* idx, i64 n, i64 rows, const Fields& args) {
   bool ok = true;
   for (i64 i = 0; i < n; i++) ok &= (idx[i] >= 0) & (idx[i] < rows);
   if (!ok) fail(args.where() + "index out of range (rows: " + std::to_string(rows) + ")");
 }
 
-// gatherRows(x, idx, out, width): out[i, :] = x[idx[i], :]
+// out[i, :] = x[idx[i], :]
 napi_value GatherRows(napi_env env, napi_callback_info info) {
-  Args args(env, info, "gatherRows");
-  View<float> x = args.f32(0, "x"), out = args.f32(2, "out");
-  View<int32_t> idx = args.i32(1, "idx");
-  const i64 width = args.size(3, "width");
+  Fields args(env, info, "gatherRows");
+  View<float> x = args.f32("x"), out = args.f32("out");
+  View<int32_t> idx = args.i32("idx");
+  const i64 width = args.size("width");
   const i64 n = idx.len;
   if (width == 0 || n == 0) return nullptr;
   need(out, mul(n, width, args), "out", args);
@@ -34,12 +34,12 @@ napi_value GatherRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// scatterAddRows(dy, idx, dx, width): dx[idx[i], :] += dy[i, :]
+// dx[idx[i], :] += dy[i, :]
 napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
-  Args args(env, info, "scatterAddRows");
-  View<float> dy = args.f32(0, "dy"), dx = args.f32(2, "dx");
-  View<int32_t> idx = args.i32(1, "idx");
-  const i64 width = args.size(3, "width");
+  Fields args(env, info, "scatterAddRows");
+  View<float> dy = args.f32("dy"), dx = args.f32("dx");
+  View<int32_t> idx = args.i32("idx");
+  const i64 width = args.size("width");
   const i64 n = idx.len;
   if (width == 0 || n == 0) return nullptr;
   need(dy, mul(n, width, args), "dy", args);
@@ -66,8 +66,8 @@ napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
 }  // namespace
 
 void InitGather(Napi::Env env, Napi::Object exports) {
-  LAPE_EXPORT(env, exports, "gatherRows", GatherRows);
-  LAPE_EXPORT(env, exports, "scatterAddRows", ScatterAddRows);
+  LAPE_KERNEL(env, exports, "gatherRows", GatherRows, {"x", "idx", "out", "width"});
+  LAPE_KERNEL(env, exports, "scatterAddRows", ScatterAddRows, {"dy", "idx", "dx", "width"});
 }
 
 }  // namespace lape

@@ -1,12 +1,8 @@
 // Layer normalization over the last axis of [rows, cols], forward (optionally with LaPE's fused
 // `+ addend[row % addendRows]`) and backward. Own fused OpenMP kernels: one pass over a row in cache for
 // the statistics, one to write y; the backward pass produces dx row by row and reduces dgamma/dbeta
-// from per-thread double partials. oneDNN's layer_normalization is wrapped too (`layerNormDnnl*`), for
-// the benchmark that compares both; it keeps the variance where our interface keeps rstd.
-#include <unordered_map>
-
+// from per-thread double partials.
 #include "common.h"
-#include "dnnl_common.h"
 #include "simd.h"
 
 namespace lape {
@@ -100,15 +96,14 @@ void forwardGB(bool add, const float* x, const float* gamma, const float* beta, 
   else forwardT<G, B, false>(x, gamma, beta, y, mean, rstd, rows, cols, eps, addend, addRows);
 }
 
-// layerNorm(x, gamma?, beta?, y, mean, rstd, rows, cols, eps, addend?, addendRows)
 napi_value LayerNorm(napi_env env, napi_callback_info info) {
-  Args args(env, info, "layerNorm");
-  View<float> x = args.f32(0, "x"), gamma = args.f32opt(1, "gamma"), beta = args.f32opt(2, "beta");
-  View<float> y = args.f32(3, "y"), mean = args.f32(4, "mean"), rstd = args.f32(5, "rstd");
-  const i64 rows = args.size(6, "rows"), cols = args.size(7, "cols");
-  const float eps = static_cast<float>(args.num(8, "eps"));
-  const bool hasG = !args.isNullish(1), hasB = !args.isNullish(2), hasAdd = !args.isNullish(9);
-  View<float> addend = args.f32opt(9, "addend");
+  Fields args(env, info, "layerNorm");
+  View<float> x = args.f32("x"), gamma = args.f32opt("gamma"), beta = args.f32opt("beta");
+  View<float> y = args.f32("y"), mean = args.f32("mean"), rstd = args.f32("rstd");
+  const i64 rows = args.size("rows"), cols = args.size("cols");
+  const float eps = static_cast<float>(args.num("eps"));
+  const bool hasG = args.has("gamma"), hasB = args.has("beta"), hasAdd = args.has("addend");
+  View<float> addend = args.f32opt("addend");
   const i64 n = mul(rows, cols, args);
   need(x, n, "x", args);
   need(y, n, "y", args);
@@ -118,7 +113,8 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   if (hasB) need(beta, cols, "beta", args);
   i64 addRows = 0;
   if (hasAdd) {
-    addRows = args.positive(10, "addendRows");
+    addRows = args.size("addendRows");
+    if (addRows < 1) fail(args.where() + "addendRows must be >= 1 with an addend");
     need(addend, mul(addRows, cols, args), "addend", args);
   }
   if (rows == 0) return nullptr;
@@ -159,13 +155,12 @@ void backwardT(const float* x, const float* gamma, const float* mean, const floa
   }
 }
 
-// layerNormBackward(x, gamma?, mean, rstd, dy, dx, dgamma?, dbeta?, rows, cols)
 napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
-  Args args(env, info, "layerNormBackward");
-  View<float> x = args.f32(0, "x"), gamma = args.f32opt(1, "gamma"), mean = args.f32(2, "mean"), rstd = args.f32(3, "rstd");
-  View<float> dy = args.f32(4, "dy"), dx = args.f32(5, "dx"), dgamma = args.f32opt(6, "dgamma"), dbeta = args.f32opt(7, "dbeta");
-  const i64 rows = args.size(8, "rows"), cols = args.size(9, "cols");
-  const bool hasG = !args.isNullish(1), hasDG = !args.isNullish(6), hasDB = !args.isNullish(7);
+  Fields args(env, info, "layerNormBackward");
+  View<float> x = args.f32("x"), gamma = args.f32opt("gamma"), mean = args.f32("mean"), rstd = args.f32("rstd");
+  View<float> dy = args.f32("dy"), dx = args.f32("dx"), dgamma = args.f32opt("dgamma"), dbeta = args.f32opt("dbeta");
+  const i64 rows = args.size("rows"), cols = args.size("cols");
+  const bool hasG = args.has("gamma"), hasDG = args.has("dgamma"), hasDB = args.has("dbeta");
   const i64 n = mul(rows, cols, args);
   need(x, n, "x", args);
   need(dy, n, "dy", args);
@@ -188,131 +183,13 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// ---- oneDNN layer_normalization (benchmark comparison only) ---------------------------------------
-
-struct DKey {
-  i64 rows, cols;
-  float eps;
-  bool backward;
-  bool operator==(const DKey& o) const { return rows == o.rows && cols == o.cols && eps == o.eps && backward == o.backward; }
-};
-struct DKeyHash {
-  size_t operator()(const DKey& k) const { return std::hash<i64>()((k.rows * 1000003 + k.cols) * 2 + (k.backward ? 1 : 0)); }
-};
-struct DEntry {
-  dnnl::primitive prim;
-  dnnl::memory src, dst, mean, var, scale, shift, diffDst, diffSrc, diffScale, diffShift;
-  dnn::ScratchMem scratch;
-};
-
-DEntry& dentry(const DKey& key) {
-  static std::unordered_map<DKey, DEntry, DKeyHash> cache;
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  using dnnl::memory;
-  memory::desc md({key.rows, key.cols}, memory::data_type::f32, memory::format_tag::ab);
-  memory::desc sd({key.rows}, memory::data_type::f32, memory::format_tag::a);
-  memory::desc wd({key.cols}, memory::data_type::f32, memory::format_tag::a);
-  const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
-  dnnl::primitive_attr attr = dnn::userScratchpadAttr();
-  dnnl::layer_normalization_forward::desc fd(dnnl::prop_kind::forward_training, md, sd, key.eps, flags);
-  dnnl::layer_normalization_forward::primitive_desc fpd(fd, attr, dnn::engine());
-  DEntry e;
-  if (!key.backward) {
-    e.prim = dnnl::layer_normalization_forward(fpd);
-    e.scratch.init(fpd.scratchpad_desc());
-  } else {
-    dnnl::layer_normalization_backward::desc bd(dnnl::prop_kind::backward, md, md, sd, key.eps, flags);
-    dnnl::layer_normalization_backward::primitive_desc bpd(bd, attr, dnn::engine(), fpd);
-    e.prim = dnnl::layer_normalization_backward(bpd);
-    e.scratch.init(bpd.scratchpad_desc());
-  }
-  e.src = dnn::unbound(md);
-  e.dst = dnn::unbound(md);
-  e.diffDst = dnn::unbound(md);
-  e.diffSrc = dnn::unbound(md);
-  e.mean = dnn::unbound(sd);
-  e.var = dnn::unbound(sd);
-  e.scale = dnn::unbound(wd);
-  e.shift = dnn::unbound(wd);
-  e.diffScale = dnn::unbound(wd);
-  e.diffShift = dnn::unbound(wd);
-  return cache.emplace(key, std::move(e)).first->second;
-}
-
-// layerNormDnnl(x, gamma, beta, y, mean, variance, rows, cols, eps)
-napi_value LayerNormDnnl(napi_env env, napi_callback_info info) {
-  Args args(env, info, "layerNormDnnl");
-  View<float> x = args.f32(0, "x"), g = args.f32(1, "gamma"), b = args.f32(2, "beta"), y = args.f32(3, "y");
-  View<float> mean = args.f32(4, "mean"), var = args.f32(5, "variance");
-  const i64 rows = args.positive(6, "rows"), cols = args.positive(7, "cols");
-  const float eps = static_cast<float>(args.num(8, "eps"));
-  const i64 n = mul(rows, cols, args);
-  need(x, n, "x", args);
-  need(y, n, "y", args);
-  need(g, cols, "gamma", args);
-  need(b, cols, "beta", args);
-  need(mean, rows, "mean", args);
-  need(var, rows, "variance", args);
-  std::lock_guard<std::mutex> guard(dnn::lock());
-  DEntry& e = dentry(DKey{rows, cols, eps, false});
-  e.src.set_data_handle(x.data);
-  e.dst.set_data_handle(y.data);
-  e.scale.set_data_handle(g.data);
-  e.shift.set_data_handle(b.data);
-  e.mean.set_data_handle(mean.data);
-  e.var.set_data_handle(var.data);
-  dnn::Arg a[7] = {{DNNL_ARG_SRC, &e.src},   {DNNL_ARG_DST, &e.dst},      {DNNL_ARG_SCALE, &e.scale},
-                   {DNNL_ARG_SHIFT, &e.shift}, {DNNL_ARG_MEAN, &e.mean}, {DNNL_ARG_VARIANCE, &e.var}};
-  int na = 6;
-  if (e.scratch.bind()) a[na++] = {DNNL_ARG_SCRATCHPAD, &e.scratch.mem};
-  dnn::execute(e.prim, a, na);
-  return nullptr;
-}
-
-// layerNormBackwardDnnl(x, gamma, mean, variance, dy, dx, dgamma, dbeta, rows, cols, eps)
-napi_value LayerNormBackwardDnnl(napi_env env, napi_callback_info info) {
-  Args args(env, info, "layerNormBackwardDnnl");
-  View<float> x = args.f32(0, "x"), g = args.f32(1, "gamma"), mean = args.f32(2, "mean"), var = args.f32(3, "variance");
-  View<float> dy = args.f32(4, "dy"), dx = args.f32(5, "dx"), dg = args.f32(6, "dgamma"), db = args.f32(7, "dbeta");
-  const i64 rows = args.positive(8, "rows"), cols = args.positive(9, "cols");
-  const float eps = static_cast<float>(args.num(10, "eps"));
-  const i64 n = mul(rows, cols, args);
-  need(x, n, "x", args);
-  need(dy, n, "dy", args);
-  need(dx, n, "dx", args);
-  need(g, cols, "gamma", args);
-  need(dg, cols, "dgamma", args);
-  need(db, cols, "dbeta", args);
-  need(mean, rows, "mean", args);
-  need(var, rows, "variance", args);
-  std::lock_guard<std::mutex> guard(dnn::lock());
-  DEntry& e = dentry(DKey{rows, cols, eps, true});
-  e.src.set_data_handle(x.data);
-  e.scale.set_data_handle(g.data);
-  e.shift.set_data_handle(g.data);  // required by oneDNN with use_shift, not read by the backward pass
-  e.mean.set_data_handle(mean.data);
-  e.var.set_data_handle(var.data);
-  e.diffDst.set_data_handle(dy.data);
-  e.diffSrc.set_data_handle(dx.data);
-  e.diffScale.set_data_handle(dg.data);
-  e.diffShift.set_data_handle(db.data);
-  dnn::Arg a[10] = {{DNNL_ARG_SRC, &e.src},           {DNNL_ARG_SCALE, &e.scale},          {DNNL_ARG_MEAN, &e.mean},
-                    {DNNL_ARG_VARIANCE, &e.var},      {DNNL_ARG_DIFF_DST, &e.diffDst},     {DNNL_ARG_DIFF_SRC, &e.diffSrc},
-                    {DNNL_ARG_DIFF_SCALE, &e.diffScale}, {DNNL_ARG_DIFF_SHIFT, &e.diffShift}, {DNNL_ARG_SHIFT, &e.shift}};
-  int na = 9;
-  if (e.scratch.bind()) a[na++] = {DNNL_ARG_SCRATCHPAD, &e.scratch.mem};
-  dnn::execute(e.prim, a, na);
-  return nullptr;
-}
-
 }  // namespace
 
 void InitLayerNorm(Napi::Env env, Napi::Object exports) {
-  LAPE_EXPORT(env, exports, "layerNorm", LayerNorm);
-  LAPE_EXPORT(env, exports, "layerNormBackward", LayerNormBackward);
-  LAPE_EXPORT(env, exports, "layerNormDnnl", LayerNormDnnl);
-  LAPE_EXPORT(env, exports, "layerNormBackwardDnnl", LayerNormBackwardDnnl);
+  LAPE_KERNEL(env, exports, "layerNorm", LayerNorm,
+              {"x", "gamma", "beta", "y", "mean", "rstd", "rows", "cols", "eps", "addend", "addendRows"});
+  LAPE_KERNEL(env, exports, "layerNormBackward", LayerNormBackward,
+              {"x", "gamma", "mean", "rstd", "dy", "dx", "dgamma", "dbeta", "rows", "cols"});
 }
 
 }  // namespace lape

@@ -1,10 +1,10 @@
 // Batched GEMM on oneDNN's matmul primitive:
 //   C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias)
 // Transposes are expressed through strides, a zero batch stride broadcasts an operand (batch dim 1),
-// alpha is a runtime output scale (one primitive serves every alpha), beta a sum post-op, and the bias is fused (as a bias argument when alpha is
-// 1; as a binary-add post-op otherwise, because oneDNN scales the bias together with the product).
-// One primitive per distinct problem, created on first use and cached.
-#include <unordered_map>
+// alpha is a runtime scale (one primitive serves every alpha), beta a sum post-op, and the bias is
+// fused: as the primitive's bias, except under oneDNN 2 with alpha != 1, where the output scale would
+// scale the bias too and it becomes a binary-add post-op. One primitive per distinct problem, created
+// on first use and kept in a bounded LRU cache.
 
 #include "common.h"
 #include "dnnl_common.h"
@@ -55,15 +55,14 @@ struct Entry {
   std::string impl;
 };
 
-std::unordered_map<Key, Entry, KeyHash>& cache() {
-  static std::unordered_map<Key, Entry, KeyHash> c;
+dnn::LruCache<Key, Entry, KeyHash>& cache() {
+  static dnn::LruCache<Key, Entry, KeyHash> c;
   return c;
 }
 
 Entry& getEntry(const Key& key) {
   auto& c = cache();
-  auto it = c.find(key);
-  if (it != c.end()) return it->second;
+  if (Entry* hit = c.find(key)) return *hit;
 
   const i64 m = key.m, n = key.n, k = key.k;
   memory::desc ad, bd, cd, biasd;
@@ -81,14 +80,14 @@ Entry& getEntry(const Key& key) {
   }
 
   dnnl::primitive_attr attr = dnn::userScratchpadAttr();
-  if (key.scaled) attr.set_output_scales(0, {DNNL_RUNTIME_F32_VAL});
+  if (key.scaled) dnn::setRuntimeAlpha(attr);
   dnnl::post_ops po;
   int npo = 0;
   if (key.beta != 0.0f) {
     po.append_sum(key.beta);
     npo++;
   }
-  const bool fusedBias = key.bias && !key.scaled;
+  const bool fusedBias = key.bias && !(key.scaled && dnn::kAlphaScalesBias);
   int biasArg = 0;
   if (key.bias && !fusedBias) {
     po.append_binary(dnnl::algorithm::binary_add, biasd);
@@ -99,8 +98,7 @@ Entry& getEntry(const Key& key) {
   }
   if (npo) attr.set_post_ops(po);
 
-  dnnl::matmul::desc desc = fusedBias ? dnnl::matmul::desc(ad, bd, biasd, cd) : dnnl::matmul::desc(ad, bd, cd);
-  dnnl::matmul::primitive_desc pd(desc, attr, dnn::engine());
+  dnnl::matmul::primitive_desc pd = dnn::matmulDesc(ad, bd, fusedBias ? &biasd : nullptr, cd, attr);
 
   Entry e;
   e.prim = dnnl::matmul(pd);
@@ -112,7 +110,7 @@ Entry& getEntry(const Key& key) {
   e.biasArg = biasArg;
   e.scratch.init(pd.scratchpad_desc());
   e.impl = pd.impl_info_str();
-  return c.emplace(key, std::move(e)).first->second;
+  return c.insert(key, std::move(e));
 }
 
 void run(Entry& e, const float* a, const float* b, float* c, const float* bias, float* alpha) {
@@ -123,7 +121,7 @@ void run(Entry& e, const float* a, const float* b, float* c, const float* bias, 
   int n = 3;
   if (e.Scale) {
     e.Scale.set_data_handle(alpha);
-    args[n++] = {DNNL_ARG_ATTR_OUTPUT_SCALES, &e.Scale};
+    args[n++] = {dnn::kAlphaArg, &e.Scale};
   }
   if (e.biasArg) {
     e.Bias.set_data_handle(const_cast<float*>(bias));
@@ -145,77 +143,90 @@ void emptyInner(float* c, const float* bias, i64 m, i64 n, i64 batch, i64 sc, fl
   }
 }
 
-// matmul(a, b, c, m, n, k, transA, transB, batch, strideA, strideB, strideC, alpha, beta, bias?)
+/** The problem of one call, read from its fields (see `matmul` in src/backend/kernels.ts). */
+struct Problem {
+  View<float> a, b, c, bias;
+  i64 m, n, k, batch, sa, sb, sc;
+  bool ta, tb, hasBias;
+  float alpha, beta;
+};
+
+Problem readProblem(const Fields& f) {
+  Problem p;
+  p.a = f.f32("a");
+  p.b = f.f32("b");
+  p.c = f.f32("c");
+  p.m = f.size("m");
+  p.n = f.size("n");
+  p.k = f.size("k");
+  p.ta = f.flag("transA");
+  p.tb = f.flag("transB");
+  p.batch = f.size("batch");
+  p.sa = f.size("strideA");
+  p.sb = f.size("strideB");
+  p.sc = f.size("strideC");
+  p.alpha = static_cast<float>(f.num("alpha"));
+  p.beta = static_cast<float>(f.num("beta"));
+  p.bias = f.f32opt("bias");
+  p.hasBias = f.has("bias");
+  if (p.m > 2147483647 || p.n > 2147483647 || p.k > 2147483647) fail(f.where() + "dimension too large");
+  return p;
+}
+
+/** The cache key of a problem: batch 1 (or one processed batch item at a time) ignores the strides. */
+Key keyOf(const Problem& p, bool perItem) {
+  if (p.batch == 1 || perItem) return Key{p.m, p.n, p.k, 1, 0, 0, 0, p.beta, p.alpha != 1.0f, p.ta, p.tb, p.hasBias};
+  return Key{p.m, p.n, p.k, p.batch, p.sa, p.sb, p.sc, p.beta, p.alpha != 1.0f, p.ta, p.tb, p.hasBias};
+}
+
 napi_value Matmul(napi_env env, napi_callback_info info) {
-  Args args(env, info, "matmul");
-  View<float> a = args.f32(0, "a"), b = args.f32(1, "b"), c = args.f32(2, "c");
-  const i64 m = args.size(3, "m"), n = args.size(4, "n"), k = args.size(5, "k");
-  const bool ta = args.flag(6, "transA"), tb = args.flag(7, "transB");
-  const i64 batch = args.size(8, "batch");
-  const i64 sa = args.size(9, "strideA"), sb = args.size(10, "strideB"), sc = args.size(11, "strideC");
-  const double alphaD = args.num(12, "alpha"), betaD = args.num(13, "beta");
-  View<float> bias = args.f32opt(14, "bias");
-  const bool hasBias = args.count() > 14 && !args.isNullish(14);
-
-  if (batch == 0 || m == 0 || n == 0) return nullptr;
-  if (m > 2147483647 || n > 2147483647 || k > 2147483647) fail(args.where() + "dimension too large");
-  const i64 mk = mul(m, k, args), kn = mul(k, n, args), mn = mul(m, n, args);
-  if (k > 0) {
-    need(a, mul(batch - 1, sa, args) + mk, "a", args);
-    need(b, mul(batch - 1, sb, args) + kn, "b", args);
+  Fields f(env, info, "matmul");
+  Problem p = readProblem(f);
+  if (p.batch == 0 || p.m == 0 || p.n == 0) return nullptr;
+  const i64 mk = mul(p.m, p.k, f), kn = mul(p.k, p.n, f), mn = mul(p.m, p.n, f);
+  if (p.k > 0) {
+    need(p.a, mul(p.batch - 1, p.sa, f) + mk, "a", f);
+    need(p.b, mul(p.batch - 1, p.sb, f) + kn, "b", f);
   }
-  need(c, mul(batch - 1, sc, args) + mn, "c", args);
-  if (hasBias) need(bias, n, "bias", args);
-  float alpha = static_cast<float>(alphaD);
-  const float beta = static_cast<float>(betaD);
-  const bool scaled = alpha != 1.0f;
+  need(p.c, mul(p.batch - 1, p.sc, f) + mn, "c", f);
+  if (p.hasBias) need(p.bias, p.n, "bias", f);
 
-  if (k == 0) {
-    emptyInner(c.data, hasBias ? bias.data : nullptr, m, n, batch, sc, beta);
+  if (p.k == 0) {
+    emptyInner(p.c.data, p.hasBias ? p.bias.data : nullptr, p.m, p.n, p.batch, p.sc, p.beta);
     return nullptr;
   }
 
   std::lock_guard<std::mutex> guard(dnn::lock());
   // Outputs that overlap across the batch (strideC 0 or < m*n) are computed batch by batch, in order.
-  const bool sequential = batch > 1 && sc < mn;
-  if (batch == 1 || sequential) {
-    Key key{m, n, k, 1, 0, 0, 0, beta, scaled, ta, tb, hasBias};
-    Entry& e = getEntry(key);
-    for (i64 bt = 0; bt < batch; bt++) run(e, a.data + bt * sa, b.data + bt * sb, c.data + bt * sc, bias.data, &alpha);
-    return nullptr;
+  const bool perItem = p.batch > 1 && p.sc < mn;
+  Entry& e = getEntry(keyOf(p, perItem));
+  if (p.batch == 1 || perItem) {
+    for (i64 bt = 0; bt < p.batch; bt++)
+      run(e, p.a.data + bt * p.sa, p.b.data + bt * p.sb, p.c.data + bt * p.sc, p.bias.data, &p.alpha);
+  } else {
+    run(e, p.a.data, p.b.data, p.c.data, p.bias.data, &p.alpha);
   }
-  Key key{m, n, k, batch, sa, sb, sc, beta, scaled, ta, tb, hasBias};
-  Entry& e = getEntry(key);
-  run(e, a.data, b.data, c.data, bias.data, &alpha);
   return nullptr;
 }
 
-// matmulCacheSize(): number of cached primitives (for tests and diagnostics).
-napi_value MatmulCacheSize(napi_env env, napi_callback_info) {
-  napi_value v;
-  napi_create_double(env, static_cast<double>(cache().size()), &v);
-  return v;
-}
-
-// matmulImpl(m, n, k, transA, transB, batch, strideA, strideB, strideC, alpha, beta, hasBias): the oneDNN
-// implementation chosen for a problem (diagnostics).
+// matmulImpl(args): the oneDNN implementation chosen for a matmul call's problem (diagnostics).
 napi_value MatmulImpl(napi_env env, napi_callback_info info) {
-  Args args(env, info, "matmulImpl");
-  Key key{args.positive(0, "m"), args.positive(1, "n"), args.positive(2, "k"), args.positive(5, "batch"),
-          args.size(6, "strideA"), args.size(7, "strideB"), args.size(8, "strideC"),
-          static_cast<float>(args.num(10, "beta")), static_cast<float>(args.num(9, "alpha")) != 1.0f,
-          args.flag(3, "transA"), args.flag(4, "transB"), args.flag(11, "hasBias")};
-  if (key.batch == 1) key.sa = key.sb = key.sc = 0;
+  Fields f(env, info, "matmulImpl");
+  Problem p = readProblem(f);
+  if (p.batch == 0 || p.m == 0 || p.n == 0 || p.k == 0) fail(f.where() + "empty problem");
   std::lock_guard<std::mutex> guard(dnn::lock());
-  Entry& e = getEntry(key);
+  Entry& e = getEntry(keyOf(p, p.batch > 1 && p.sc < p.m * p.n));
   return Napi::String::New(env, e.impl);
 }
 
 }  // namespace
 
+size_t matmulCacheSize() { return cache().size(); }
+
 void InitMatmul(Napi::Env env, Napi::Object exports) {
-  LAPE_EXPORT(env, exports, "matmul", Matmul);
-  LAPE_EXPORT(env, exports, "matmulCacheSize", MatmulCacheSize);
+  LAPE_KERNEL(env, exports, "matmul", Matmul,
+              {"a", "b", "c", "m", "n", "k", "transA", "transB", "batch", "strideA", "strideB", "strideC", "alpha",
+               "beta", "bias"});
   LAPE_EXPORT(env, exports, "matmulImpl", MatmulImpl);
 }
 

@@ -21,16 +21,15 @@ LAPE_CLONES void adamwChunk(float* LAPE_RESTRICT p, const float* LAPE_RESTRICT g
   }
 }
 
-// adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step)
 napi_value Adamw(napi_env env, napi_callback_info info) {
-  Args args(env, info, "adamw");
-  View<float> p = args.f32(0, "p"), g = args.f32(1, "g"), m = args.f32(2, "m"), v = args.f32(3, "v");
-  const double lr = args.num(4, "lr"), b1 = args.num(5, "beta1"), b2 = args.num(6, "beta2"), eps = args.num(7, "eps");
-  const double wd = args.num(8, "weightDecay"), step = args.num(9, "step");
+  Fields args(env, info, "adamw");
+  View<float> p = args.f32("param"), g = args.f32("grad"), m = args.f32("expAvg"), v = args.f32("expAvgSq");
+  const double lr = args.num("lr"), b1 = args.num("beta1"), b2 = args.num("beta2"), eps = args.num("eps");
+  const double wd = args.num("weightDecay"), step = static_cast<double>(args.size("step"));
   const i64 n = p.len;
-  need(g, n, "g", args);
-  need(m, n, "m", args);
-  need(v, n, "v", args);
+  need(g, n, "grad", args);
+  need(m, n, "expAvg", args);
+  need(v, n, "expAvgSq", args);
   if (!(step >= 1)) fail(args.where() + "step must be >= 1");
   const double bc1 = 1.0 - std::pow(b1, step), bc2 = 1.0 - std::pow(b2, step);
   const float decay = static_cast<float>(1.0 - lr * wd);
@@ -65,16 +64,15 @@ void sgdRun(float* p, const float* g, float* buf, i64 n, float lr, float mom, fl
   });
 }
 
-// sgd(p, g, buf, lr, momentum, dampening, weightDecay, nesterov, firstStep)
 napi_value Sgd(napi_env env, napi_callback_info info) {
-  Args args(env, info, "sgd");
-  View<float> p = args.f32(0, "p"), g = args.f32(1, "g"), buf = args.f32(2, "buf");
-  const double lr = args.num(3, "lr"), mom = args.num(4, "momentum"), damp = args.num(5, "dampening"), wd = args.num(6, "weightDecay");
-  const bool nesterov = args.flag(7, "nesterov"), first = args.flag(8, "firstStep");
+  Fields args(env, info, "sgd");
+  View<float> p = args.f32("param"), g = args.f32("grad"), buf = args.f32("momentumBuffer");
+  const double lr = args.num("lr"), mom = args.num("momentum"), damp = args.num("dampening"), wd = args.num("weightDecay");
+  const bool nesterov = args.flag("nesterov"), first = args.flag("firstStep");
   const i64 n = p.len;
-  need(g, n, "g", args);
+  need(g, n, "grad", args);
   const bool useMomentum = mom != 0.0;
-  if (useMomentum) need(buf, n, "buf", args);
+  if (useMomentum) need(buf, n, "momentumBuffer", args);
   const float flr = static_cast<float>(lr), fm = static_cast<float>(mom), fd = static_cast<float>(1.0 - damp), fwd = static_cast<float>(wd);
   float *pp = p.data, *bp = buf.data;
   const float* gp = g.data;
@@ -96,10 +94,9 @@ LAPE_CLONES double sumSq(const float* x, i64 n) {
   return s;
 }
 
-// sumSquares(x) -> number
 napi_value SumSquares(napi_env env, napi_callback_info info) {
-  Args args(env, info, "sumSquares");
-  View<float> x = args.f32(0, "x");
+  Fields args(env, info, "sumSquares");
+  View<float> x = args.f32("x");
   static thread_local Scratch scratch;
   double* part = scratch.as<double>(omp_get_max_threads());
   const int used = parallelForT(x.len, 65536, [&](i64 b, i64 e, int t) { part[t] = sumSq(x.data + b, e - b); });
@@ -113,9 +110,11 @@ napi_value SumSquares(napi_env env, napi_callback_info info) {
 }  // namespace
 
 void InitOptim(Napi::Env env, Napi::Object exports) {
-  LAPE_EXPORT(env, exports, "adamw", Adamw);
-  LAPE_EXPORT(env, exports, "sgd", Sgd);
-  LAPE_EXPORT(env, exports, "sumSquares", SumSquares);
+  LAPE_KERNEL(env, exports, "adamw", Adamw,
+              {"param", "grad", "expAvg", "expAvgSq", "lr", "beta1", "beta2", "eps", "weightDecay", "step"});
+  LAPE_KERNEL(env, exports, "sgd", Sgd,
+              {"param", "grad", "momentumBuffer", "lr", "momentum", "dampening", "weightDecay", "nesterov", "firstStep"});
+  LAPE_KERNEL(env, exports, "sumSquares", SumSquares, {"x"});
 }
 
 }  // namespace lape

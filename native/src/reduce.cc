@@ -158,18 +158,17 @@ struct Dims {
   i64 outer, r, inner;
 };
 
-Dims readDims(const Args& args, size_t i, const View<float>& x, const View<float>& out) {
-  Dims d{args.size(i, "outer"), args.size(i + 1, "r"), args.size(i + 2, "inner")};
+Dims readDims(const Fields& args, const View<float>& x, const View<float>& out) {
+  Dims d{args.size("outer"), args.size("r"), args.size("inner")};
   need(x, mul(mul(d.outer, d.r, args), d.inner, args), "x", args);
   need(out, mul(d.outer, d.inner, args), "out", args);
   return d;
 }
 
-// reduceSum(x, out, outer, r, inner)
 napi_value ReduceSum(napi_env env, napi_callback_info info) {
-  Args args(env, info, "reduceSum");
-  View<float> x = args.f32(0, "x"), out = args.f32(1, "out");
-  Dims d = readDims(args, 2, x, out);
+  Fields args(env, info, "reduceSum");
+  View<float> x = args.f32("x"), out = args.f32("out");
+  Dims d = readDims(args, x, out);
   if (d.outer == 0 || d.inner == 0) return nullptr;
   if (d.r == 0) {
     std::fill(out.data, out.data + d.outer * d.inner, 0.0f);
@@ -180,13 +179,12 @@ napi_value ReduceSum(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// reduceMax(x, out, outer, r, inner, argmax?)
 napi_value ReduceMax(napi_env env, napi_callback_info info) {
-  Args args(env, info, "reduceMax");
-  View<float> x = args.f32(0, "x"), out = args.f32(1, "out");
-  Dims d = readDims(args, 2, x, out);
-  View<int32_t> am = args.i32opt(5, "argmax");
-  const bool hasArg = !args.isNullish(5);
+  Fields args(env, info, "reduceMax");
+  View<float> x = args.f32("x"), out = args.f32("out");
+  Dims d = readDims(args, x, out);
+  View<int32_t> am = args.i32opt("argmax");
+  const bool hasArg = args.has("argmax");
   if (hasArg) need(am, d.outer * d.inner, "argmax", args);
   if (d.outer == 0 || d.inner == 0) return nullptr;
   if (d.r == 0) fail(args.where() + "cannot take the max over an empty axis");
@@ -200,8 +198,8 @@ napi_value ReduceMax(napi_env env, napi_callback_info info) {
 }  // namespace
 
 void InitReduce(Napi::Env env, Napi::Object exports) {
-  LAPE_EXPORT(env, exports, "reduceSum", ReduceSum);
-  LAPE_EXPORT(env, exports, "reduceMax", ReduceMax);
+  LAPE_KERNEL(env, exports, "reduceSum", ReduceSum, {"x", "out", "outer", "r", "inner"});
+  LAPE_KERNEL(env, exports, "reduceMax", ReduceMax, {"x", "out", "argmax", "outer", "r", "inner"});
 }
 
 }  // namespace lape

@@ -3,8 +3,7 @@
  * `deit_tiny` benchmark (224 px, batch 64, seed 0), exported with `exportOnnx` and run by onnxruntime's
  * CPU provider with as many intra-op threads as lape's native backend uses.
  */
-import { availableParallelism } from 'node:os';
-import { nativeInfo } from '../../src/backend/native/native_backend.js';
+import { numThreads } from '../../src/backend/registry.js';
 import { exportOnnx } from '../../src/export/onnx.js';
 import { createModel } from '../../src/models/registry.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -23,7 +22,7 @@ export async function benchOrtDeitTiny(opts: { iters: number; batch?: number }):
   const bytes = exportOnnx(model);
   model.dispose();
   const ort = await import('onnxruntime-node');
-  const threads = nativeInfo().threads || availableParallelism();
+  const threads = numThreads();
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,

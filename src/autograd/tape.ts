@@ -6,7 +6,7 @@
  * gradients are disposed as soon as they are consumed, and leaf gradients are accumulated into
  * `leaf.grad`, which outlives every `tidy` scope.
  */
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { GradFn } from './grad_fn.js';
 
@@ -156,10 +156,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
 /** prev + g as a fresh tensor; prev is disposed. */
 function addInto(prev: Tensor, g: Tensor): Tensor {
   const out = Tensor.empty(prev.shape);
-  const backend = getBackend();
-  backend.binary('add', { data: prev.data, strides: [1] }, { data: g.data, strides: [1] }, out.data, [
-    prev.size,
-  ]);
+  dispatch.binary({ op: 'add', a: prev, aStrides: [1], b: g, bStrides: [1], out, shape: [prev.size] });
   prev.dispose();
   return out;
 }
@@ -172,6 +169,6 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
     leaf.grad = copy.keep();
     return;
   }
-  const acc = leaf.grad.data;
-  getBackend().binary('add', { data: acc, strides: [1] }, { data: g.data, strides: [1] }, acc, [acc.length]);
+  const acc = leaf.grad;
+  dispatch.binary({ op: 'add', a: acc, aStrides: [1], b: g, bStrides: [1], out: acc, shape: [acc.size] });
 }

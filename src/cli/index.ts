@@ -2,11 +2,13 @@
  * The `lape` command line. Each command parses its flags into typed config and calls the library;
  * errors are printed as one clear line (set LAPE_DEBUG=1 for the stack).
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { setNumThreads } from '../backend/registry.js';
 import { LAPE_VERSION } from '../version.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { modelsCommand } from './models.js';
+import { int } from './options.js';
 import { predictCommand } from './predict.js';
 import { studyCommand } from './study.js';
 import { trainCommand } from './train.js';
@@ -28,8 +30,20 @@ export function buildProgram(): Command {
     studyCommand(),
     exportCommand(),
   ]) {
+    cmd.addOption(
+      new Option(
+        '--threads <n>',
+        'threads of the compute kernels (default: LAPE_NUM_THREADS, else all cores)',
+      )
+        .argParser(int('--threads', 1))
+        .env('LAPE_NUM_THREADS'),
+    );
     program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
+  program.hook('preAction', (_program, command) => {
+    const threads = command.opts<{ threads?: number }>().threads;
+    if (threads !== undefined) setNumThreads(threads);
+  });
   return program;
 }
 

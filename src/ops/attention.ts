@@ -9,7 +9,7 @@
  */
 import { record } from '../autograd/tape.js';
 import type { MatrixView } from '../backend/backend.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import type { Rng } from '../tensor/random.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -38,7 +38,6 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   if (bias && !shapeEq(bias.shape, [h, m, m])) {
     throw new Error(`attention: bias ${bias.describe()} must be ${fmtShape([h, m, m])}`);
   }
-  const backend = getBackend();
   const qkvData = qkv.data;
   // Views into qkv [B, M, 3, H, hd] as [B, H, M, hd] (row = token, col = channel).
   const part = (i: number, data = qkvData): MatrixView => ({
@@ -56,18 +55,13 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   // logits = scale * q kᵀ (+ bias): the bias is copied in first and accumulated into (beta = 1).
   const probs = Tensor.empty([b, h, m, m]);
   if (bias) {
-    backend.stridedCopy(
-      bias.data,
-      0,
+    const [srcStrides, dstStrides] = [
       [0, m * m, m, 1],
-      probs.data,
-      0,
       [h * m * m, m * m, m, 1],
-      [b, h, m, m],
-      false,
-    );
+    ];
+    dispatch.stridedCopy({ src: bias, srcStrides, dst: probs, dstStrides, shape: [b, h, m, m] });
   }
-  backend.matmulStrided({
+  dispatch.matmulStrided({
     a: part(0),
     b: transposed(part(1)),
     c: square(probs.data),
@@ -78,21 +72,20 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     alpha: opts.scale,
     beta: bias ? 1 : 0,
   });
-  backend.softmax(probs.data, probs.data, b * h * m, m, false);
+  dispatch.softmax({ x: probs, y: probs, rows: b * h * m, cols: m });
   let mask: Tensor | null = null;
   let used = probs;
   if (opts.dropout && opts.dropout.p > 0) {
     mask = Tensor.empty([b, h, m, m]);
-    backend.dropoutMask(opts.dropout.rng.seed(), opts.dropout.p, mask.data);
+    dispatch.dropoutMask({ seed: opts.dropout.rng.seed(), p: opts.dropout.p, mask });
     used = Tensor.empty([b, h, m, m]);
-    backend.binary('mul', { data: probs.data, strides: [1] }, { data: mask.data, strides: [1] }, used.data, [
-      used.size,
-    ]);
+    const flat = { aStrides: [1], bStrides: [1], shape: [used.size] };
+    dispatch.binary({ op: 'mul', a: probs, b: mask, out: used, ...flat });
   }
   // context [B, M, H, hd] viewed as [B, H, M, hd].
   const out = Tensor.empty([b, m, d]);
   const ctx = (data: Float32Array): MatrixView => ({ data, offset: 0, strides: [m * d, hd, d, 1] });
-  backend.matmulStrided({
+  dispatch.matmulStrided({
     a: square(used.data),
     b: part(2),
     c: ctx(out.data),
@@ -111,7 +104,7 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     const g = dqkv.data;
     const dyv = ctx(dy.data);
     // dv = Pᵀ dY ; dP = dY vᵀ
-    backend.matmulStrided({
+    dispatch.matmulStrided({
       a: transposed(square(used.data)),
       b: dyv,
       c: part(2, g),
@@ -123,7 +116,7 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
       beta: 0,
     });
     const dp = Tensor.empty([b, h, m, m]);
-    backend.matmulStrided({
+    dispatch.matmulStrided({
       a: dyv,
       b: transposed(part(2)),
       c: square(dp.data),
@@ -134,13 +127,13 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
       alpha: 1,
       beta: 0,
     });
-    if (mask)
-      backend.binary('mul', { data: dp.data, strides: [1] }, { data: mask.data, strides: [1] }, dp.data, [
-        dp.size,
-      ]);
+    if (mask) {
+      const flat = { aStrides: [1], bStrides: [1], shape: [dp.size] };
+      dispatch.binary({ op: 'mul', a: dp, b: mask, out: dp, ...flat });
+    }
     // dS = softmax'(P) dP, then dq = scale dS k, dk = scale dSᵀ q.
-    backend.softmaxBackward(probs.data, dp.data, dp.data, b * h * m, m, false);
-    backend.matmulStrided({
+    dispatch.softmaxBackward({ y: probs, dy: dp, dx: dp, rows: b * h * m, cols: m });
+    dispatch.matmulStrided({
       a: square(dp.data),
       b: part(1),
       c: part(0, g),
@@ -151,7 +144,7 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
       alpha: opts.scale,
       beta: 0,
     });
-    backend.matmulStrided({
+    dispatch.matmulStrided({
       a: transposed(square(dp.data)),
       b: part(0),
       c: part(1, g),
@@ -165,7 +158,7 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     let dbias: Tensor | null = null;
     if (bias?.requiresGrad) {
       dbias = Tensor.empty(bias.shape);
-      backend.reduceSum(dp.data, dbias.data, 1, b, h * m * m);
+      dispatch.reduceSum({ x: dp, out: dbias, outer: 1, r: b, inner: h * m * m });
     }
     dp.dispose();
     return bias ? [dqkv, dbias] : [dqkv];

@@ -1,7 +1,7 @@
 /** add, sub, mul, div with NumPy broadcasting; gradients are summed back over broadcast axes. */
 import { record } from '../autograd/tape.js';
 import type { BinaryOp } from '../backend/backend.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { broadcastShapes, broadcastStrides, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sumToShape } from './reduce.js';
@@ -15,17 +15,10 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = Tensor.empty(shape);
   if (shapeEq(a.shape, b.shape)) {
-    getBackend().binary(op, { data: a.data, strides: [1] }, { data: b.data, strides: [1] }, out.data, [
-      out.size,
-    ]);
+    dispatch.binary({ op, a, aStrides: [1], b, bStrides: [1], out, shape: [out.size] });
   } else {
-    getBackend().binary(
-      op,
-      { data: a.data, strides: broadcastStrides(a.shape, shape) },
-      { data: b.data, strides: broadcastStrides(b.shape, shape) },
-      out.data,
-      shape,
-    );
+    const aStrides = broadcastStrides(a.shape, shape);
+    dispatch.binary({ op, a, aStrides, b, bStrides: broadcastStrides(b.shape, shape), out, shape });
   }
   return out;
 }
@@ -47,7 +40,7 @@ export function sub(a: Tensor, b: Tensor): Tensor {
     if (b.requiresGrad) {
       const s = sumToShape(dy, b.shape);
       gb = Tensor.empty(b.shape);
-      getBackend().affine(s.data, -1, 0, gb.data);
+      dispatch.affine({ x: s, out: gb, alpha: -1 });
       s.dispose();
     }
     return [a.requiresGrad ? sumToShape(dy, a.shape) : null, gb];
@@ -90,7 +83,7 @@ export function div(a: Tensor, b: Tensor): Tensor {
       const p = binaryRaw('mul', dy, q);
       const s = sumToShape(p, b.shape);
       gb = Tensor.empty(b.shape);
-      getBackend().affine(s.data, -1, 0, gb.data);
+      dispatch.affine({ x: s, out: gb, alpha: -1 });
       q.dispose();
       p.dispose();
       s.dispose();

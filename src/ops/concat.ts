@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { fmtShape, normAxis, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -19,17 +19,18 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   outShape[a] = xs.reduce((s, x) => s + x.shape[a], 0);
   const out = Tensor.empty(outShape);
   const os = stridesOf(outShape);
-  const backend = getBackend();
   let offset = 0;
   for (const x of xs) {
-    backend.stridedCopy(x.data, 0, stridesOf(x.shape), out.data, offset * os[a], os, x.shape, false);
+    const [src, srcStrides, dst, dstOffset, dstStrides] = [x, stridesOf(x.shape), out, offset * os[a], os];
+    dispatch.stridedCopy({ src, srcStrides, dst, dstOffset, dstStrides, shape: x.shape });
     offset += x.shape[a];
   }
   return record(out, { name: 'concat', attrs: { axis: a } }, xs, (dy) => {
     let start = 0;
     return xs.map((x) => {
       const g = Tensor.empty(x.shape);
-      backend.stridedCopy(dy.data, start * os[a], os, g.data, 0, stridesOf(x.shape), x.shape, false);
+      const [srcOffset, dstStrides] = [start * os[a], stridesOf(x.shape)];
+      dispatch.stridedCopy({ src: dy, srcOffset, srcStrides: os, dst: g, dstStrides, shape: x.shape });
       start += x.shape[a];
       return g;
     });

@@ -3,7 +3,7 @@
  * im2col is an op of its own whose backward is col2im, so the GEMM's gradient comes from matmul.
  */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 import { add } from './binary.js';
 import { matmul } from './matmul.js';
@@ -14,13 +14,14 @@ export interface Conv2dOptions {
   padding?: number;
 }
 
+/** One image's geometry: channels and the fields of the window kernels (im2col, col2im). */
 interface Geometry {
   b: number;
-  c: number;
-  h: number;
-  w: number;
-  kh: number;
-  kw: number;
+  channels: number;
+  height: number;
+  width: number;
+  kernelH: number;
+  kernelW: number;
   stride: number;
   pad: number;
   outH: number;
@@ -29,45 +30,21 @@ interface Geometry {
 
 /** [B, C, H, W] -> [B, C*kh*kw, outH*outW]. */
 function im2colOp(x: Tensor, g: Geometry): Tensor {
-  const rowsPerImage = g.c * g.kh * g.kw;
-  const plane = g.outH * g.outW;
-  const out = Tensor.empty([g.b, rowsPerImage, plane]);
-  const backend = getBackend();
-  const inSize = g.c * g.h * g.w;
-  const colSize = rowsPerImage * plane;
-  for (let i = 0; i < g.b; i++) {
-    backend.im2col(
-      x.data.subarray(i * inSize, (i + 1) * inSize),
-      out.data.subarray(i * colSize, (i + 1) * colSize),
-      g.c,
-      g.h,
-      g.w,
-      g.kh,
-      g.kw,
-      g.stride,
-      g.pad,
-      g.outH,
-      g.outW,
-    );
+  const { b, ...window } = g;
+  const inSize = g.channels * g.height * g.width;
+  const colSize = g.channels * g.kernelH * g.kernelW * g.outH * g.outW;
+  const out = Tensor.empty([b, g.channels * g.kernelH * g.kernelW, g.outH * g.outW]);
+  const image = (t: Tensor, i: number, size: number): Float32Array =>
+    t.data.subarray(i * size, (i + 1) * size);
+  for (let i = 0; i < b; i++) {
+    dispatch.im2col({ x: image(x, i, inSize), cols: image(out, i, colSize), ...window });
   }
-  const attrs = { kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad };
+  const attrs = { kh: g.kernelH, kw: g.kernelW, stride: g.stride, pad: g.pad };
   return record(out, { name: 'im2col', attrs }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
-    for (let i = 0; i < g.b; i++) {
-      backend.col2im(
-        dy.data.subarray(i * colSize, (i + 1) * colSize),
-        dx.data.subarray(i * inSize, (i + 1) * inSize),
-        g.c,
-        g.h,
-        g.w,
-        g.kh,
-        g.kw,
-        g.stride,
-        g.pad,
-        g.outH,
-        g.outW,
-      );
+    for (let i = 0; i < b; i++) {
+      dispatch.col2im({ cols: image(dy, i, colSize), dx: image(dx, i, inSize), ...window });
     }
     return [dx];
   });
@@ -95,7 +72,8 @@ export function conv2d(
   const outH = Math.floor((h + 2 * pad - kh) / stride) + 1;
   const outW = Math.floor((w + 2 * pad - kw) / stride) + 1;
   if (outH < 1 || outW < 1) throw new Error(`conv2d: kernel ${kh}x${kw} does not fit input ${x.describe()}`);
-  const cols = im2colOp(x, { b, c, h, w, kh, kw, stride, pad, outH, outW }); // [B, C*kh*kw, L]
+  const geometry = { b, channels: c, height: h, width: w, kernelH: kh, kernelW: kw, stride, pad, outH, outW };
+  const cols = im2colOp(x, geometry); // [B, C*kh*kw, L]
   const wFlat = reshape(weight, [o, c * kh * kw]);
   const y = matmul(wFlat, cols); // [B, O, L]
   const withBias = bias ? add(y, reshape(bias, [o, 1])) : y;

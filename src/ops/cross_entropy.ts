@@ -4,7 +4,7 @@
  * target distributions (timm's SoftTargetCrossEntropy, used with mixup/cutmix).
  */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -47,8 +47,7 @@ export function crossEntropy(logits: Tensor, target: CrossEntropyTarget): Tensor
   const [b, c] = logits.shape;
   const dist = targetDistribution(target, b, c);
   const logp = Tensor.empty([b, c]);
-  const backend = getBackend();
-  backend.softmax(logits.data, logp.data, b, c, true);
+  dispatch.softmax({ x: logits, y: logp, rows: b, cols: c, log: true });
   let total = 0;
   for (let i = 0; i < b * c; i++) if (dist[i] !== 0) total -= dist[i] * logp.data[i];
   const out = Tensor.empty([]);

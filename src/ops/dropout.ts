@@ -3,7 +3,7 @@
  * generator seeded by the caller's Rng, so they are identical on every backend.
  */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import type { Rng } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryRaw } from './binary.js';
@@ -24,7 +24,7 @@ export function dropout(x: Tensor, p: number, training: boolean, rng: Rng): Tens
   checkP('dropout', p);
   if (!training || p === 0) return x;
   const mask = Tensor.empty(x.shape);
-  getBackend().dropoutMask(rng.seed(), p, mask.data);
+  dispatch.dropoutMask({ seed: rng.seed(), p, mask });
   return applyMask(x, mask, 'dropout');
 }
 
@@ -33,6 +33,6 @@ export function dropPath(x: Tensor, p: number, training: boolean, rng: Rng): Ten
   checkP('dropPath', p);
   if (!training || p === 0) return x;
   const mask = Tensor.empty([x.shape[0], ...x.shape.slice(1).map(() => 1)]);
-  getBackend().dropoutMask(rng.seed(), p, mask.data);
+  dispatch.dropoutMask({ seed: rng.seed(), p, mask });
   return applyMask(x, mask, 'dropPath');
 }

@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -20,12 +20,11 @@ export function indexSelect(x: Tensor, idx: Tensor): Tensor {
     }
   }
   const out = Tensor.empty([...idx.shape, ...x.shape.slice(1)]);
-  const backend = getBackend();
-  backend.gatherRows(x.data, ids, out.data, width);
+  dispatch.gatherRows({ x, idx, out, width });
   return record(out, { name: 'indexSelect', attrs: { index: idx } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
-    backend.scatterAddRows(dy.data, ids, dx.data, width);
+    dispatch.scatterAddRows({ dy, idx, dx, width });
     return [dx];
   });
 }

@@ -4,7 +4,7 @@
  * `pe_l` is [T+N, D] and x is [B, T+N, D].
  */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sumToShape } from './reduce.js';
 
@@ -35,37 +35,26 @@ export function layerNorm(
   const out = Tensor.empty(x.shape);
   const mean = Tensor.empty([rows]);
   const rstd = Tensor.empty([rows]);
-  const backend = getBackend();
-  backend.layerNorm(
-    x.data,
-    weight?.data ?? null,
-    bias?.data ?? null,
-    out.data,
-    mean.data,
-    rstd.data,
+  dispatch.layerNorm({
+    x,
+    gamma: weight,
+    beta: bias,
+    y: out,
+    mean,
+    rstd,
     rows,
     cols,
     eps,
-    addend ? { data: addend.data, rows: addRows } : undefined,
-  );
+    addend,
+    addendRows: addend ? addRows : 0,
+  });
   const inputs = [x, weight, bias, addend].filter((t): t is Tensor => t !== null);
   const attrs = { eps, weight: weight !== null, bias: bias !== null, addend: addend !== null };
   record(out, { name: 'layerNorm', attrs }, inputs, (dy) => {
     const dx = Tensor.empty(x.shape);
     const dw = weight ? Tensor.empty(weight.shape) : null;
     const db = bias ? Tensor.empty(bias.shape) : null;
-    backend.layerNormBackward(
-      x.data,
-      weight?.data ?? null,
-      mean.data,
-      rstd.data,
-      dy.data,
-      dx.data,
-      dw?.data ?? null,
-      db?.data ?? null,
-      rows,
-      cols,
-    );
+    dispatch.layerNormBackward({ x, gamma: weight, mean, rstd, dy, dx, dgamma: dw, dbeta: db, rows, cols });
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(dw);
     if (bias) grads.push(db);

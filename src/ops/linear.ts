@@ -3,7 +3,7 @@
  * are flattened into rows, so one GEMM serves [B, N, D] token tensors.
  */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
@@ -19,70 +19,23 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   }
   const rows = x.size / k;
   const out = Tensor.empty([...x.shape.slice(0, -1), n]);
-  const backend = getBackend();
-  backend.matmul({
-    a: x.data,
-    b: weight.data,
-    c: out.data,
-    m: rows,
-    n,
-    k,
-    transA: false,
-    transB: true,
-    batch: 1,
-    strideA: 0,
-    strideB: 0,
-    strideC: 0,
-    alpha: 1,
-    beta: 0,
-    bias: bias?.data,
-  });
+  dispatch.matmul({ a: x, b: weight, c: out, m: rows, n, k, transB: true, bias }); // [rows, k] @ [n, k]ᵀ
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(out, 'linear', inputs, (dy) => {
     let dx: Tensor | null = null;
     let dw: Tensor | null = null;
     let db: Tensor | null = null;
     if (x.requiresGrad) {
-      dx = Tensor.empty(x.shape); // [rows, n] @ [n, k]
-      backend.matmul({
-        a: dy.data,
-        b: weight.data,
-        c: dx.data,
-        m: rows,
-        n: k,
-        k: n,
-        transA: false,
-        transB: false,
-        batch: 1,
-        strideA: 0,
-        strideB: 0,
-        strideC: 0,
-        alpha: 1,
-        beta: 0,
-      });
+      dx = Tensor.empty(x.shape);
+      dispatch.matmul({ a: dy, b: weight, c: dx, m: rows, n: k, k: n }); // [rows, n] @ [n, k]
     }
     if (weight.requiresGrad) {
-      dw = Tensor.empty(weight.shape); // [n, rows] @ [rows, k]
-      backend.matmul({
-        a: dy.data,
-        b: x.data,
-        c: dw.data,
-        m: n,
-        n: k,
-        k: rows,
-        transA: true,
-        transB: false,
-        batch: 1,
-        strideA: 0,
-        strideB: 0,
-        strideC: 0,
-        alpha: 1,
-        beta: 0,
-      });
+      dw = Tensor.empty(weight.shape);
+      dispatch.matmul({ a: dy, b: x, c: dw, m: n, n: k, k: rows, transA: true }); // [rows, n]ᵀ @ [rows, k]
     }
     if (bias?.requiresGrad) {
       db = Tensor.empty(bias.shape);
-      backend.reduceSum(dy.data, db.data, 1, rows, n);
+      dispatch.reduceSum({ x: dy, out: db, outer: 1, r: rows, inner: n });
     }
     return bias ? [dx, dw, db] : [dx, dw];
   });

@@ -3,7 +3,7 @@
  * Batch axes must match or one side must have none / a batch of 1 (broadcast without copying).
  */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { broadcastShapes, fmtShape, shapeEq, sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sum } from './reduce.js';
@@ -61,10 +61,10 @@ function alignBatch(x: Tensor, batchShape: number[]): Tensor {
 function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha: number): Tensor {
   const p = plan(a, b, transA, transB);
   const out = Tensor.empty([...p.batchShape, p.m, p.n]);
-  getBackend().matmul({
-    a: a.data,
-    b: b.data,
-    c: out.data,
+  dispatch.matmul({
+    a,
+    b,
+    c: out,
     m: p.m,
     n: p.n,
     k: p.k,
@@ -75,7 +75,6 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha
     strideB: p.bBatched ? p.k * p.n : 0,
     strideC: p.m * p.n,
     alpha,
-    beta: 0,
   });
   return out;
 }

@@ -1,6 +1,6 @@
 /** 2-D max pooling (NCHW) with padding treated as -inf, as torch.nn.MaxPool2d. */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export function maxPool2d(x: Tensor, kernel: number, stride: number, padding: number): Tensor {
@@ -14,7 +14,8 @@ export function maxPool2d(x: Tensor, kernel: number, stride: number, padding: nu
   const planes = b * c;
   const out = Tensor.empty([b, c, outH, outW]);
   const arg = Tensor.emptyInt([planes * outH * outW]);
-  getBackend().maxPool2d(x.data, out.data, arg.ints, planes, h, w, kernel, stride, padding, outH, outW);
+  const window = { height: h, width: w, kernelH: kernel, kernelW: kernel, stride, pad: padding, outH, outW };
+  dispatch.maxPool2d({ x, y: out, argmax: arg, planes, ...window });
   record(out, { name: 'maxPool2d', attrs: { kernel, stride, padding } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);

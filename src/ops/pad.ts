@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -18,11 +18,24 @@ export function padLeading2d(x: Tensor, p: number): Tensor {
   const os = stridesOf(outShape);
   const xs = stridesOf(x.shape);
   const offset = p * os[os.length - 2] + p;
-  const backend = getBackend();
-  backend.stridedCopy(x.data, 0, xs, out.data, offset, os, x.shape, false);
+  dispatch.stridedCopy({
+    src: x,
+    srcStrides: xs,
+    dst: out,
+    dstOffset: offset,
+    dstStrides: os,
+    shape: x.shape,
+  });
   return record(out, { name: 'padLeading2d', attrs: { p } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
-    backend.stridedCopy(dy.data, offset, os, dx.data, 0, xs, x.shape, false);
+    dispatch.stridedCopy({
+      src: dy,
+      srcOffset: offset,
+      srcStrides: os,
+      dst: dx,
+      dstStrides: xs,
+      shape: x.shape,
+    });
     return [dx];
   });
 }

@@ -4,7 +4,7 @@
  * weight viewed as [D, C*p*p], producing tokens [B, N, D] without the NCHW round trip.
  */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -21,12 +21,11 @@ export function patchify(x: Tensor, p: number): Tensor {
   const src = [c * h * w, p * w, p, h * w, w, 1];
   const dst = stridesOf(view);
   const out = Tensor.empty([b, gh * gw, c * p * p]);
-  const backend = getBackend();
-  backend.stridedCopy(x.data, 0, src, out.data, 0, dst, view, false);
+  dispatch.stridedCopy({ src: x, srcStrides: src, dst: out, dstStrides: dst, shape: view });
   return record(out, { name: 'patchify', attrs: { p } }, [x], (dy) => {
     // Every pixel lies in exactly one patch, so the adjoint is the inverse copy.
     const dx = Tensor.empty(x.shape);
-    backend.stridedCopy(dy.data, 0, dst, dx.data, 0, src, view, false);
+    dispatch.stridedCopy({ src: dy, srcStrides: dst, dst: dx, dstStrides: src, shape: view });
     return [dx];
   });
 }

@@ -1,6 +1,6 @@
 /** Reductions over axes (sum, mean, max) and the broadcast-gradient helper `sumToShape`. */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { fmtShape, normAxis, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expandTo, reshape } from './shape.js';
@@ -30,7 +30,7 @@ function reduceSumRaw(x: Tensor, axes: readonly number[]): Tensor {
     const inner = shape.slice(last + 1).reduce((a, b) => a * b, 1);
     const nextShape = [...shape.slice(0, first), ...shape.slice(last + 1)];
     const out = Tensor.empty(nextShape);
-    getBackend().reduceSum(cur.data, out.data, outer, r, inner);
+    dispatch.reduceSum({ x: cur, out, outer, r, inner });
     if (cur !== x) cur.dispose();
     cur = out;
     shape = nextShape;
@@ -59,11 +59,11 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDim = fal
   const count = ax.reduce((n, a) => n * x.shape[a], 1);
   const raw = reduceSumRaw(x, ax);
   const out = Tensor.empty(keepDim ? keptShape(x.shape, ax) : raw.shape);
-  getBackend().affine(raw.data, 1 / count, 0, out.data);
+  dispatch.affine({ x: raw, out, alpha: 1 / count });
   raw.dispose();
   return record(out, { name: 'mean', attrs: { axes: ax, keepDim } }, [x], (dy) => {
     const scaled = Tensor.empty(dy.shape);
-    getBackend().affine(dy.data, 1 / count, 0, scaled.data);
+    dispatch.affine({ x: dy, out: scaled, alpha: 1 / count });
     const g = expandTo(scaled.view(keptShape(x.shape, ax)), x.shape);
     scaled.dispose();
     return [g];
@@ -92,7 +92,7 @@ function maxAxis(x: Tensor, a: number): Tensor {
   const kept = keptShape(x.shape, [a]);
   const out = Tensor.empty(kept);
   const arg = Tensor.emptyInt([outer * inner]);
-  getBackend().reduceMax(x.data, out.data, outer, r, inner, arg.ints);
+  dispatch.reduceMax({ x, out, argmax: arg, outer, r, inner });
   return record(out, { name: 'max', attrs: { axis: a } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);

@@ -1,16 +1,15 @@
 /** Ops with a scalar operand. */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 
 /** x * alpha + beta. */
 export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
   const out = Tensor.empty(x.shape);
-  const backend = getBackend();
-  backend.affine(x.data, alpha, beta, out.data);
+  dispatch.affine({ x, out, alpha, beta });
   return record(out, { name: 'affine', attrs: { alpha, beta } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
-    backend.affine(dy.data, alpha, 0, dx.data);
+    dispatch.affine({ x: dy, out: dx, alpha });
     return [dx];
   });
 }
@@ -20,15 +19,14 @@ export const addScalar = (x: Tensor, s: number): Tensor => affine(x, 1, s);
 
 export function powScalar(x: Tensor, p: number): Tensor {
   const out = Tensor.empty(x.shape);
-  const backend = getBackend();
-  backend.pow(x.data, p, out.data);
+  dispatch.pow({ x, out, p });
   return record(out, { name: 'pow', attrs: { p } }, [x], (dy) => {
     // d/dx x^p = p x^(p-1)
     const t = Tensor.empty(x.shape);
-    backend.pow(x.data, p - 1, t.data);
+    dispatch.pow({ x, out: t, p: p - 1 });
     const dx = Tensor.empty(x.shape);
-    backend.binary('mul', { data: t.data, strides: [1] }, { data: dy.data, strides: [1] }, dx.data, [x.size]);
-    backend.affine(dx.data, p, 0, dx.data);
+    dispatch.binary({ op: 'mul', a: t, aStrides: [1], b: dy, bStrides: [1], out: dx, shape: [x.size] });
+    dispatch.affine({ x: dx, out: dx, alpha: p });
     t.dispose();
     return [dx];
   });

@@ -1,6 +1,6 @@
 /** Layout ops: reshape (free), permute/transpose (strided copy), broadcast expansion. */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { broadcastStrides, fmtShape, normAxis, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sumToShape } from './reduce.js';
@@ -27,16 +27,8 @@ function permuteRaw(x: Tensor, perm: readonly number[]): Tensor {
   const outShape = perm.map((p) => x.shape[p]);
   const out = Tensor.empty(outShape);
   const xs = stridesOf(x.shape);
-  getBackend().stridedCopy(
-    x.data,
-    0,
-    perm.map((p) => xs[p]),
-    out.data,
-    0,
-    stridesOf(outShape),
-    outShape,
-    false,
-  );
+  const srcStrides = perm.map((p) => xs[p]);
+  dispatch.stridedCopy({ src: x, srcStrides, dst: out, dstStrides: stridesOf(outShape), shape: outShape });
   return out;
 }
 
@@ -69,6 +61,6 @@ export function expandTo(x: Tensor, shape: Shape): Tensor {
     if (d !== 1 && d !== t) throw new Error(`expand: cannot broadcast ${x.describe()} to ${fmtShape(shape)}`);
   });
   const out = Tensor.empty(shape);
-  getBackend().stridedCopy(x.data, 0, strides, out.data, 0, stridesOf(shape), shape, false);
+  dispatch.stridedCopy({ src: x, srcStrides: strides, dst: out, dstStrides: stridesOf(shape), shape });
   return record(out, 'expand', [x], (dy) => [sumToShape(dy, x.shape)]);
 }

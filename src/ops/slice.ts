@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { normAxis, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -19,12 +19,26 @@ export function slice(x: Tensor, axis: number, start: number, end: number, step 
   // Reading every step-th element is a strided view of x.
   const xsStep = xs.map((s, i) => (i === a ? s * step : s));
   const out = Tensor.empty(outShape);
-  const backend = getBackend();
-  backend.stridedCopy(x.data, start * xs[a], xsStep, out.data, 0, os, outShape, false);
+  const offset = start * xs[a];
+  dispatch.stridedCopy({
+    src: x,
+    srcOffset: offset,
+    srcStrides: xsStep,
+    dst: out,
+    dstStrides: os,
+    shape: outShape,
+  });
   return record(out, { name: 'slice', attrs: { axis: a, start, end, step } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
-    backend.stridedCopy(dy.data, 0, os, dx.data, start * xs[a], xsStep, outShape, false);
+    dispatch.stridedCopy({
+      src: dy,
+      srcStrides: os,
+      dst: dx,
+      dstOffset: offset,
+      dstStrides: xsStep,
+      shape: outShape,
+    });
     return [dx];
   });
 }

@@ -1,6 +1,6 @@
 /** Softmax and log-softmax over the last axis; backward uses the saved output only. */
 import { record } from '../autograd/tape.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 
 function softmaxOp(x: Tensor, log: boolean): Tensor {
@@ -9,11 +9,10 @@ function softmaxOp(x: Tensor, log: boolean): Tensor {
   const cols = x.shape[x.rank - 1];
   const rows = x.size / Math.max(cols, 1);
   const out = Tensor.empty(x.shape);
-  const backend = getBackend();
-  backend.softmax(x.data, out.data, rows, cols, log);
+  dispatch.softmax({ x, y: out, rows, cols, log });
   return record(out, name, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
-    backend.softmaxBackward(out.data, dy.data, dx.data, rows, cols, log);
+    dispatch.softmaxBackward({ y: out, dy, dx, rows, cols, log });
     return [dx];
   });
 }

@@ -1,17 +1,16 @@
 /** Element-wise unary functions; each saves what its derivative needs. */
 import { record } from '../autograd/tape.js';
 import type { UnaryOp } from '../backend/backend.js';
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
 
 function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   if (x.dtype !== 'float32') throw new Error(`${op}: ${x.describe()} must be float32`);
   const out = Tensor.empty(x.shape);
-  const backend = getBackend();
-  backend.unary(op, x.data, out.data);
+  dispatch.unary({ op, x, out });
   return record(out, op, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
-    backend.unaryBackward(op, x.data, out.data, dy.data, dx.data);
+    dispatch.unaryBackward({ op, x, y: out, dy, dx });
     return [dx];
   });
 }

@@ -1,5 +1,5 @@
 /** AdamW with PyTorch's semantics (decoupled weight decay, bias correction), one fused kernel per tensor. */
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { zeros } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type ParamGroupSpec } from './optimizer.js';
@@ -38,7 +38,6 @@ export class AdamW extends Optimizer {
   }
 
   step(): void {
-    const backend = getBackend();
     for (const g of this.groups) {
       for (const p of g.params) {
         if (!p.grad) continue;
@@ -48,18 +47,18 @@ export class AdamW extends Optimizer {
           this.state.set(p, s);
         }
         s.step++;
-        backend.adamw(
-          p.data,
-          p.grad.data,
-          s.expAvg.data,
-          s.expAvgSq.data,
-          g.lr,
-          this.betas[0],
-          this.betas[1],
-          this.eps,
-          g.weightDecay,
-          s.step,
-        );
+        dispatch.adamw({
+          param: p,
+          grad: p.grad,
+          expAvg: s.expAvg,
+          expAvgSq: s.expAvgSq,
+          lr: g.lr,
+          beta1: this.betas[0],
+          beta2: this.betas[1],
+          eps: this.eps,
+          weightDecay: g.weightDecay,
+          step: s.step,
+        });
       }
     }
   }

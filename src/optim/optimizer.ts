@@ -1,5 +1,5 @@
 /** Shared optimizer plumbing: parameter groups, gradient clipping, zeroing. */
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export interface ParamGroup {
@@ -55,13 +55,12 @@ export abstract class Optimizer {
 
 /** Global L2 norm of all gradients (torch.nn.utils.clip_grad_norm_ semantics), scaling them down to maxNorm. */
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
-  const backend = getBackend();
   let sq = 0;
-  for (const p of params) if (p.grad) sq += backend.sumSquares(p.grad.data);
+  for (const p of params) if (p.grad) sq += dispatch.sumSquares({ x: p.grad });
   const norm = Math.sqrt(sq);
   const coef = maxNorm / (norm + 1e-6);
   if (coef < 1) {
-    for (const p of params) if (p.grad) backend.affine(p.grad.data, coef, 0, p.grad.data);
+    for (const p of params) if (p.grad) dispatch.affine({ x: p.grad, out: p.grad, alpha: coef });
   }
   return norm;
 }

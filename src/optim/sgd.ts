@@ -1,5 +1,5 @@
 /** SGD with momentum (and Nesterov), PyTorch semantics, fused per tensor. */
-import { getBackend } from '../backend/registry.js';
+import { dispatch } from '../backend/dispatch.js';
 import { zeros } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type ParamGroupSpec } from './optimizer.js';
@@ -35,7 +35,6 @@ export class Sgd extends Optimizer {
   }
 
   step(): void {
-    const backend = getBackend();
     for (const g of this.groups) {
       for (const p of g.params) {
         if (!p.grad) continue;
@@ -45,17 +44,17 @@ export class Sgd extends Optimizer {
           buf = zeros(p.shape).keep();
           this.buffers.set(p, buf);
         }
-        backend.sgd(
-          p.data,
-          p.grad.data,
-          buf.data,
-          g.lr,
-          this.momentum,
-          this.dampening,
-          g.weightDecay,
-          this.nesterov,
-          first,
-        );
+        dispatch.sgd({
+          param: p,
+          grad: p.grad,
+          momentumBuffer: buf,
+          lr: g.lr,
+          momentum: this.momentum,
+          dampening: this.dampening,
+          weightDecay: g.weightDecay,
+          nesterov: this.nesterov,
+          firstStep: first,
+        });
       }
     }
   }

@@ -112,6 +112,11 @@ export class Tensor {
     return b;
   }
 
+  /** The values' array whatever the dtype (kernels check the element type themselves). */
+  get storageArray(): Float32Array | Int32Array {
+    return this.liveStorage().buf;
+  }
+
   /** Marks the tensor as outliving every `tidy` scope (parameters, optimizer state). */
   keep(): this {
     this.keptFlag = true;

@@ -5,6 +5,7 @@
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeEngine } from '../backend/registry.js';
 import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
 import { readStateDict } from '../io/pth.js';
@@ -148,6 +149,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   log(
     `model ${cfg.model}: ${model.numParameters().toLocaleString('en')} parameters, pe ${model.config.pe.kind}, join ${model.config.join}, rpe ${model.config.rpe.kind}`,
   );
+  log(`engine: ${describeEngine()}`);
   log(
     `data ${cfg.data.kind}: ${trainSrc.length} train / ${valSrc?.length ?? 0} val images, ${trainSrc.numClasses} classes, input ${channels}x${imgSize}x${imgSize}`,
   );

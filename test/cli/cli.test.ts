@@ -98,11 +98,15 @@ describe('lape CLI', () => {
     );
   });
 
-  it('eval prints one JSON object with acc1, acc5, loss and images', async () => {
+  it('eval prints one JSON object with acc1, acc5, loss and images; --threads sets the kernel threads', async () => {
     const data = await makeImageFolder(3, 4);
     const run = mkdtempSync(join(tmpdir(), 'lape-evalrun-'));
-    const t = lape(...tinyTrainArgs(data, run, 1));
+    const t = lape(...tinyTrainArgs(data, run, 1, '--threads', '1'));
     assert.equal(t.status, 0, t.stderr);
+    assert.match(
+      t.stderr,
+      /^engine: (native \(oneDNN \d+\.\d+\.\d+, \w+\)|js \(portable TypeScript kernels\)), 1 thread$/m,
+    );
     const r = lape(
       'eval',
       '--resume',
@@ -285,6 +289,7 @@ np.save(sys.argv[3], np.stack(out).astype(np.float32))
       /--epochs expects an integer >= 1, got 'two'/,
     );
     assertCleanError(lape('train', '--bogus-flag'), /unknown option '--bogus-flag'/);
+    assertCleanError(lape('models', '--threads', '0'), /--threads expects an integer >= 1, got '0'/);
     assertCleanError(
       lape(
         'train',

@@ -1,18 +1,19 @@
-import type { F32, I32 } from '../backend.js';
+import type { KernelArgs } from '../kernels.js';
 
-export function im2col(
-  x: F32,
-  cols: F32,
-  c: number,
-  h: number,
-  w: number,
-  kh: number,
-  kw: number,
-  stride: number,
-  pad: number,
-  outH: number,
-  outW: number,
-): void {
+export function im2col(args: KernelArgs<'im2col'>): void {
+  const {
+    x,
+    cols,
+    channels: c,
+    height: h,
+    width: w,
+    kernelH: kh,
+    kernelW: kw,
+    stride,
+    pad,
+    outH,
+    outW,
+  } = args;
   const plane = outH * outW;
   for (let ch = 0; ch < c; ch++) {
     for (let ki = 0; ki < kh; ki++) {
@@ -31,19 +32,20 @@ export function im2col(
   }
 }
 
-export function col2im(
-  cols: F32,
-  dx: F32,
-  c: number,
-  h: number,
-  w: number,
-  kh: number,
-  kw: number,
-  stride: number,
-  pad: number,
-  outH: number,
-  outW: number,
-): void {
+export function col2im(args: KernelArgs<'col2im'>): void {
+  const {
+    cols,
+    dx,
+    channels: c,
+    height: h,
+    width: w,
+    kernelH: kh,
+    kernelW: kw,
+    stride,
+    pad,
+    outH,
+    outW,
+  } = args;
   const plane = outH * outW;
   for (let ch = 0; ch < c; ch++) {
     for (let ki = 0; ki < kh; ki++) {
@@ -62,19 +64,21 @@ export function col2im(
   }
 }
 
-export function maxPool2d(
-  x: F32,
-  y: F32,
-  argmax: I32,
-  planes: number,
-  h: number,
-  w: number,
-  k: number,
-  stride: number,
-  pad: number,
-  outH: number,
-  outW: number,
-): void {
+export function maxPool2d(args: KernelArgs<'maxPool2d'>): void {
+  const {
+    x,
+    y,
+    argmax,
+    planes,
+    height: h,
+    width: w,
+    kernelH: kh,
+    kernelW: kw,
+    stride,
+    pad,
+    outH,
+    outW,
+  } = args;
   for (let p = 0; p < planes; p++) {
     const xo = p * h * w;
     const yo = p * outH * outW;
@@ -82,10 +86,10 @@ export function maxPool2d(
       for (let ox = 0; ox < outW; ox++) {
         let best = -Infinity;
         let at = -1;
-        for (let ki = 0; ki < k; ki++) {
+        for (let ki = 0; ki < kh; ki++) {
           const iy = oy * stride - pad + ki;
           if (iy < 0 || iy >= h) continue;
-          for (let kj = 0; kj < k; kj++) {
+          for (let kj = 0; kj < kw; kj++) {
             const ix = ox * stride - pad + kj;
             if (ix < 0 || ix >= w) continue;
             const v = x[xo + iy * w + ix];

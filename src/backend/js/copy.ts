@@ -1,15 +1,7 @@
-import type { F32, I32 } from '../backend.js';
+import type { KernelArgs } from '../kernels.js';
 
-export function stridedCopy(
-  src: F32,
-  srcOffset: number,
-  srcStrides: readonly number[],
-  dst: F32,
-  dstOffset: number,
-  dstStrides: readonly number[],
-  shape: readonly number[],
-  accumulate: boolean,
-): void {
+export function stridedCopy(args: KernelArgs<'stridedCopy'>): void {
+  const { src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape, accumulate } = args;
   const rank = shape.length;
   let total = 1;
   for (const d of shape) total *= d;
@@ -43,14 +35,14 @@ export function stridedCopy(
   }
 }
 
-export function gatherRows(x: F32, idx: I32, out: F32, width: number): void {
+export function gatherRows({ x, idx, out, width }: KernelArgs<'gatherRows'>): void {
   for (let i = 0; i < idx.length; i++) {
     const from = idx[i] * width;
     out.set(x.subarray(from, from + width), i * width);
   }
 }
 
-export function scatterAddRows(dy: F32, idx: I32, dx: F32, width: number): void {
+export function scatterAddRows({ dy, idx, dx, width }: KernelArgs<'scatterAddRows'>): void {
   for (let i = 0; i < idx.length; i++) {
     const to = idx[i] * width;
     const from = i * width;

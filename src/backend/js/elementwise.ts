@@ -1,4 +1,4 @@
-import type { BinaryOp, F32, Strided, UnaryOp } from '../backend.js';
+import type { BinaryOp, KernelArgs, UnaryOp } from '../kernels.js';
 import { erf } from './erf.js';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -64,21 +64,21 @@ function derivative(op: UnaryOp): (x: number, y: number) => number {
   }
 }
 
-export function unary(op: UnaryOp, x: F32, out: F32): void {
+export function unary({ op, x, out }: KernelArgs<'unary'>): void {
   const f = unaryFn(op);
   for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
 }
 
-export function unaryBackward(op: UnaryOp, x: F32, y: F32, dy: F32, dx: F32): void {
+export function unaryBackward({ op, x, y, dy, dx }: KernelArgs<'unaryBackward'>): void {
   const d = derivative(op);
   for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * d(x[i], y[i]);
 }
 
-export function affine(x: F32, alpha: number, beta: number, out: F32): void {
+export function affine({ x, out, alpha, beta }: KernelArgs<'affine'>): void {
   for (let i = 0; i < x.length; i++) out[i] = x[i] * alpha + beta;
 }
 
-export function pow(x: F32, p: number, out: F32): void {
+export function pow({ x, out, p }: KernelArgs<'pow'>): void {
   for (let i = 0; i < x.length; i++) out[i] = Math.pow(x[i], p);
 }
 
@@ -99,31 +99,31 @@ function binaryFn(op: BinaryOp): (a: number, b: number) => number {
   }
 }
 
-export function binary(op: BinaryOp, a: Strided, b: Strided, out: F32, shape: readonly number[]): void {
+export function binary({ op, a, aStrides, b, bStrides, out, shape }: KernelArgs<'binary'>): void {
   const f = binaryFn(op);
   const rank = shape.length;
-  const total = out.length;
+  const total = shape.reduce((p, d) => p * d, 1);
   if (rank === 0 || total === 0) {
-    if (total === 1) out[0] = f(a.data[0], b.data[0]);
+    if (total === 1) out[0] = f(a[0], b[0]);
     return;
   }
   // Odometer over all but the last axis; the last axis is a tight loop.
   const last = rank - 1;
   const n = shape[last];
-  const sa = a.strides[last];
-  const sb = b.strides[last];
+  const sa = aStrides[last];
+  const sb = bStrides[last];
   const idx = new Array<number>(rank).fill(0);
   let oa = 0;
   let ob = 0;
   for (let o = 0; o < total; o += n) {
-    for (let j = 0; j < n; j++) out[o + j] = f(a.data[oa + j * sa], b.data[ob + j * sb]);
+    for (let j = 0; j < n; j++) out[o + j] = f(a[oa + j * sa], b[ob + j * sb]);
     for (let ax = last - 1; ax >= 0; ax--) {
       idx[ax]++;
-      oa += a.strides[ax];
-      ob += b.strides[ax];
+      oa += aStrides[ax];
+      ob += bStrides[ax];
       if (idx[ax] < shape[ax]) break;
-      oa -= a.strides[ax] * shape[ax];
-      ob -= b.strides[ax] * shape[ax];
+      oa -= aStrides[ax] * shape[ax];
+      ob -= bStrides[ax] * shape[ax];
       idx[ax] = 0;
     }
   }

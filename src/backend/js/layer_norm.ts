@@ -1,17 +1,7 @@
-import type { F32 } from '../backend.js';
+import type { KernelArgs } from '../kernels.js';
 
-export function layerNorm(
-  x: F32,
-  gamma: F32 | null,
-  beta: F32 | null,
-  y: F32,
-  mean: F32,
-  rstd: F32,
-  rows: number,
-  cols: number,
-  eps: number,
-  addend?: { data: F32; rows: number },
-): void {
+export function layerNorm(args: KernelArgs<'layerNorm'>): void {
+  const { x, gamma, beta, y, mean, rstd, rows, cols, eps, addend, addendRows } = args;
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let s = 0;
@@ -26,29 +16,19 @@ export function layerNorm(
     const rs = 1 / Math.sqrt(v / cols + eps);
     mean[r] = mu;
     rstd[r] = rs;
-    const ao = addend ? (r % addend.rows) * cols : 0;
+    const ao = addend ? (r % addendRows) * cols : 0;
     for (let j = 0; j < cols; j++) {
       let t = (x[o + j] - mu) * rs;
       if (gamma) t *= gamma[j];
       if (beta) t += beta[j];
-      if (addend) t += addend.data[ao + j];
+      if (addend) t += addend[ao + j];
       y[o + j] = t;
     }
   }
 }
 
-export function layerNormBackward(
-  x: F32,
-  gamma: F32 | null,
-  mean: F32,
-  rstd: F32,
-  dy: F32,
-  dx: F32,
-  dgamma: F32 | null,
-  dbeta: F32 | null,
-  rows: number,
-  cols: number,
-): void {
+export function layerNormBackward(args: KernelArgs<'layerNormBackward'>): void {
+  const { x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols } = args;
   const dg = new Float64Array(cols);
   const db = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {

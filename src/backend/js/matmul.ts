@@ -1,10 +1,10 @@
-import type { MatmulArgs, StridedMatmulArgs } from '../backend.js';
+import type { KernelArgs } from '../kernels.js';
 
 /**
  * Batched GEMM in plain TypeScript. Loop order i-k-j keeps the innermost loop contiguous in B and C
  * for the non-transposed case; transposed operands are read through strides.
  */
-export function matmul(args: MatmulArgs): void {
+export function matmul(args: KernelArgs<'matmul'>): void {
   const { a, b, c, m, n, k, transA, transB, batch, strideA, strideB, strideC, alpha, beta, bias } = args;
   // Element (i, p) of op(A) and (p, j) of op(B), row-major storage.
   const aRow = transA ? 1 : k;
@@ -34,7 +34,7 @@ export function matmul(args: MatmulArgs): void {
   }
 }
 
-export function matmulStrided(args: StridedMatmulArgs): void {
+export function matmulStrided(args: KernelArgs<'matmulStrided'>): void {
   const { a, b, c, batch, m, n, k, alpha, beta } = args;
   const [sa0, sa1, sar, sac] = a.strides;
   const [sb0, sb1, sbr, sbc] = b.strides;

@@ -1,17 +1,7 @@
-import type { F32 } from '../backend.js';
+import type { KernelArgs } from '../kernels.js';
 
-export function adamw(
-  p: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  lr: number,
-  beta1: number,
-  beta2: number,
-  eps: number,
-  weightDecay: number,
-  step: number,
-): void {
+export function adamw(args: KernelArgs<'adamw'>): void {
+  const { param: p, grad: g, expAvg: m, expAvgSq: v, lr, beta1, beta2, eps, weightDecay, step } = args;
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const stepSize = lr / bc1;
@@ -29,17 +19,18 @@ export function adamw(
   }
 }
 
-export function sgd(
-  p: F32,
-  g: F32,
-  buf: F32,
-  lr: number,
-  momentum: number,
-  dampening: number,
-  weightDecay: number,
-  nesterov: boolean,
-  firstStep: boolean,
-): void {
+export function sgd(args: KernelArgs<'sgd'>): void {
+  const {
+    param: p,
+    grad: g,
+    momentumBuffer: buf,
+    lr,
+    momentum,
+    dampening,
+    weightDecay,
+    nesterov,
+    firstStep,
+  } = args;
   for (let i = 0; i < p.length; i++) {
     let d = g[i] + weightDecay * p[i];
     if (momentum !== 0) {

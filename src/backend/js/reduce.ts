@@ -1,6 +1,6 @@
-import type { F32, I32 } from '../backend.js';
+import type { KernelArgs } from '../kernels.js';
 
-export function reduceSum(x: F32, out: F32, outer: number, r: number, inner: number): void {
+export function reduceSum({ x, out, outer, r, inner }: KernelArgs<'reduceSum'>): void {
   const acc = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
     acc.fill(0);
@@ -13,7 +13,7 @@ export function reduceSum(x: F32, out: F32, outer: number, r: number, inner: num
   }
 }
 
-export function reduceMax(x: F32, out: F32, outer: number, r: number, inner: number, argmax?: I32): void {
+export function reduceMax({ x, out, argmax, outer, r, inner }: KernelArgs<'reduceMax'>): void {
   for (let o = 0; o < outer; o++) {
     const base = o * r * inner;
     for (let i = 0; i < inner; i++) {
@@ -34,7 +34,7 @@ export function reduceMax(x: F32, out: F32, outer: number, r: number, inner: num
   }
 }
 
-export function sumSquares(x: F32): number {
+export function sumSquares({ x }: KernelArgs<'sumSquares'>): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i] * x[i];
   return s;

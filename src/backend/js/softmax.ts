@@ -1,6 +1,6 @@
-import type { F32 } from '../backend.js';
+import type { KernelArgs } from '../kernels.js';
 
-export function softmax(x: F32, y: F32, rows: number, cols: number, log: boolean): void {
+export function softmax({ x, y, rows, cols, log }: KernelArgs<'softmax'>): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let max = -Infinity;
@@ -16,7 +16,7 @@ export function softmax(x: F32, y: F32, rows: number, cols: number, log: boolean
   }
 }
 
-export function softmaxBackward(y: F32, dy: F32, dx: F32, rows: number, cols: number, log: boolean): void {
+export function softmaxBackward({ y, dy, dx, rows, cols, log }: KernelArgs<'softmaxBackward'>): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let s = 0;

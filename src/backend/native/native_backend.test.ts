@@ -1,19 +1,36 @@
 /**
- * The native backend against the portable reference: every kernel, random inputs over many shapes
- * (odd sizes, one element, broadcasting, batched and broadcast matmul, all transposes, bias, beta = 1),
- * within float tolerance; dropout masks bit-exact. Skipped when the addon is not built.
+ * The native backend against the portable reference, kernel by kernel: every kernel the declarations
+ * list has cases here (the `CASES` table is typed over every kernel name, so a new kernel does not
+ * compile without them), run on both backends with random inputs over many shapes (odd sizes, one
+ * element, broadcasting, batched and broadcast matmul, all transposes, bias, beta = 1, strided views);
+ * outputs within float tolerance, or bit-exact where the kernels promise it. Also: the addon is checked
+ * against the declarations at load, its primitive caches are bounded, and bad calls are clean errors.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 
-import type { Backend, BinaryOp, UnaryOp } from '../backend.js';
+import { Tensor } from '../../tensor/tensor.js';
+import type { Backend } from '../backend.js';
+import { dispatch } from '../dispatch.js';
 import { jsBackend } from '../js/index.js';
-import { createNativeBackend, loadNativeAddon, nativeInfo } from './native_backend.js';
+import type { AnyArray } from '../kernel.js';
+import {
+  KERNEL_NAMES,
+  KERNELS,
+  type BinaryOp,
+  type KernelArgs,
+  type KernelName,
+  type UnaryOp,
+} from '../kernels.js';
+import { addonMismatch, createNativeBackend, loadNativeAddon, nativeInfo } from './native_backend.js';
 
 const info = nativeInfo();
-const nb = createNativeBackend(jsBackend);
 const skip = info.available ? false : `native addon unavailable: ${info.reason}`;
-const js: Backend = jsBackend;
+const native = createNativeBackend();
 
 // ---- helpers --------------------------------------------------------------------------------------
 
@@ -31,9 +48,9 @@ function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
 function close(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
-  rtol = 1e-5,
-  atol = 1e-5,
-  what = '',
+  rtol: number,
+  atol: number,
+  what: string,
 ): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   let worst = -1;
@@ -41,27 +58,24 @@ function close(
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i];
     const e = expected[i];
-    if (Number.isNaN(e) && Number.isNaN(a)) continue;
-    if (a === e) continue;
+    if ((Number.isNaN(e) && Number.isNaN(a)) || a === e) continue;
     const err = Math.abs(a - e) - (atol + rtol * Math.abs(e));
     if (!(err <= 0) && (worst < 0 || err > worstErr || Number.isNaN(err))) {
       worst = i;
       worstErr = Number.isNaN(err) ? Infinity : err;
     }
   }
-  if (worst >= 0) {
+  if (worst >= 0)
     assert.fail(
       `${what}: element ${worst}: native ${actual[worst]} vs js ${expected[worst]} (of ${actual.length})`,
     );
-  }
 }
 
-function exact(actual: ArrayLike<number>, expected: ArrayLike<number>, what = ''): void {
+function exact(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < actual.length; i++) {
-    if (!Object.is(actual[i], expected[i])) {
+    if (!Object.is(actual[i], expected[i]))
       assert.fail(`${what}: element ${i}: native ${actual[i]} vs js ${expected[i]}`);
-    }
   }
 }
 
@@ -82,836 +96,1275 @@ function broadcastStrides(opShape: readonly number[], outShape: readonly number[
   return outShape.map((_, i) => (i < off || opShape[i - off] === 1 ? 0 : own[i - off]));
 }
 
-const N = (): Backend => nb as Backend;
+const prod = (d: readonly number[]): number => d.reduce((a, b) => a * b, 1);
+
+// ---- the cases: every kernel -----------------------------------------------------------------------
+
+/** How outputs are compared: within tolerance, or bit for bit. */
+type Tolerance = { rtol: number; atol: number } | 'exact';
+
+interface KernelCase<K extends KernelName> {
+  what: string;
+  /** Fresh arguments (same inputs on every call; output buffers new). */
+  args: () => KernelArgs<K>;
+  /** The fields the kernel writes. */
+  outputs: readonly (keyof KernelArgs<K>)[];
+  tol: Tolerance;
+}
+type Cases = { readonly [K in KernelName]: () => KernelCase<K>[] };
+
+const tol = (rtol: number, atol: number): Tolerance => ({ rtol, atol });
+
+interface MatmulCase {
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  batch: number;
+  bcastA?: boolean;
+  bcastB?: boolean;
+  sharedC?: boolean;
+  alpha: number;
+  beta: number;
+  bias: boolean;
+}
+
+function matmulCase(cs: MatmulCase, seed: number): KernelCase<'matmul'> {
+  const { m, n, k, batch } = cs;
+  const strideA = cs.bcastA ? 0 : m * k;
+  const strideB = cs.bcastB ? 0 : k * n;
+  const strideC = cs.sharedC ? 0 : m * n;
+  const len = (stride: number, item: number): number => Math.max(1, (batch - 1) * stride + item);
+  const t = k >= 512 ? 1e-4 : 2e-5;
+  return {
+    what: `matmul ${JSON.stringify(cs)}`,
+    args: () => ({
+      ...cs,
+      a: rand(len(strideA, m * k), seed),
+      b: rand(len(strideB, k * n), seed + 1),
+      c: rand(len(strideC, m * n), seed + 2),
+      strideA,
+      strideB,
+      strideC,
+      bias: cs.bias ? rand(n, seed + 3) : null,
+    }),
+    outputs: ['c'],
+    tol: tol(t, t),
+  };
+}
+
+function matmulCases(): KernelCase<'matmul'>[] {
+  const out: KernelCase<'matmul'>[] = [];
+  let seed = 1;
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [1, 7, 3],
+    [5, 1, 9],
+    [3, 5, 7],
+    [17, 33, 65],
+    [64, 48, 32],
+    [65, 65, 32],
+  ];
+  const scalings: [number, number][] = [
+    [1, 0],
+    [1, 1],
+    [0.125, 0],
+    [0.5, 1],
+  ];
+  for (const [m, n, k] of shapes)
+    for (const transA of [false, true])
+      for (const transB of [false, true])
+        for (const bias of [false, true])
+          for (const [alpha, beta] of scalings)
+            out.push(matmulCase({ m, n, k, transA, transB, batch: 1, alpha, beta, bias }, seed++));
+  // Batched, with dense and broadcast (stride 0) operands.
+  for (const [m, n, k] of [
+    [65, 65, 32],
+    [65, 32, 65],
+    [7, 3, 5],
+    [1, 4, 1],
+  ])
+    for (const transA of [false, true])
+      for (const transB of [false, true])
+        for (const [bcastA, bcastB] of [
+          [false, false],
+          [true, false],
+          [false, true],
+        ])
+          for (const bias of [false, true]) {
+            const [alpha, beta] = bias ? [1, 0] : [0.25, 1];
+            out.push(
+              matmulCase({ m, n, k, transA, transB, batch: 6, bcastA, bcastB, alpha, beta, bias }, seed++),
+            );
+          }
+  // An output shared by the whole batch (strideC 0) accumulates in order; k = 0; empty outputs.
+  const base = { transA: false, transB: false, alpha: 1 };
+  out.push(
+    matmulCase(
+      { ...base, m: 9, n: 11, k: 13, transA: true, batch: 4, sharedC: true, beta: 1, bias: false },
+      7,
+    ),
+  );
+  out.push(
+    matmulCase(
+      { ...base, m: 9, n: 11, k: 13, transB: true, batch: 4, sharedC: true, beta: 0, bias: true },
+      8,
+    ),
+  );
+  out.push(matmulCase({ ...base, m: 3, n: 4, k: 0, batch: 2, beta: 1, bias: true }, 9));
+  out.push(matmulCase({ ...base, m: 3, n: 4, k: 0, batch: 1, beta: 0, bias: false }, 10));
+  out.push(matmulCase({ ...base, m: 0, n: 4, k: 5, batch: 1, beta: 0, bias: false }, 11));
+  // ViT-sized: Linear forward/backward, q kᵀ batched over heads.
+  out.push(matmulCase({ ...base, m: 520, n: 512, k: 256, transB: true, batch: 1, beta: 0, bias: true }, 20));
+  out.push(matmulCase({ ...base, m: 512, n: 256, k: 520, transA: true, batch: 1, beta: 1, bias: false }, 21));
+  out.push(matmulCase({ ...base, m: 520, n: 256, k: 512, batch: 1, beta: 0, bias: false }, 22));
+  out.push(
+    matmulCase(
+      { ...base, m: 65, n: 65, k: 64, transB: true, batch: 32, alpha: 0.125, beta: 0, bias: false },
+      23,
+    ),
+  );
+  return out;
+}
+
+/** Multi-head attention's GEMMs over strided views of a packed qkv [B, M, 3, H, hd]. */
+function matmulStridedCases(): KernelCase<'matmulStrided'>[] {
+  const out: KernelCase<'matmulStrided'>[] = [];
+  let seed = 1;
+  for (const [b, m, h, hd] of [
+    [2, 5, 2, 3],
+    [3, 17, 4, 8],
+    [4, 65, 4, 16],
+    [1, 1, 1, 1],
+  ]) {
+    const d = h * hd;
+    const three = 3 * d;
+    const part = (data: Float32Array, i: number, transposed = false) => ({
+      data,
+      offset: i * d,
+      strides: (transposed ? [m * three, hd, 1, three] : [m * three, hd, three, 1]) as [
+        number,
+        number,
+        number,
+        number,
+      ],
+    });
+    const square = (data: Float32Array, transposed = false) => ({
+      data,
+      offset: 0,
+      strides: (transposed ? [h * m * m, m * m, 1, m] : [h * m * m, m * m, m, 1]) as [
+        number,
+        number,
+        number,
+        number,
+      ],
+    });
+    const ctx = (data: Float32Array) => ({
+      data,
+      offset: 0,
+      strides: [m * d, hd, d, 1] as [number, number, number, number],
+    });
+    const qkvLen = b * m * three;
+    const s = seed++;
+    for (const [alpha, beta] of [
+      [0.125, 0],
+      [1, 1],
+    ]) {
+      const scal = `alpha=${alpha} beta=${beta}`;
+      out.push({
+        what: `logits q kᵀ ${[b, m, h, hd]} ${scal}`,
+        args: () => {
+          const qkv = rand(qkvLen, s);
+          return {
+            a: part(qkv, 0),
+            b: part(qkv, 1, true),
+            c: square(rand(b * h * m * m, s + 1)),
+            batch: [b, h],
+            m,
+            n: m,
+            k: hd,
+            alpha,
+            beta,
+          };
+        },
+        outputs: ['c'],
+        tol: tol(2e-5, 2e-5),
+      });
+      out.push({
+        what: `context P v into [B, M, D] ${[b, m, h, hd]} ${scal}`,
+        args: () => ({
+          a: square(rand(b * h * m * m, s + 2)),
+          b: part(rand(qkvLen, s + 3), 2),
+          c: ctx(rand(b * m * d, s + 4)),
+          batch: [b, h],
+          m,
+          n: hd,
+          k: m,
+          alpha,
+          beta,
+        }),
+        outputs: ['c'],
+        tol: tol(2e-5, 2e-5),
+      });
+      out.push({
+        what: `dk = dSᵀ q into the packed gradient ${[b, m, h, hd]} ${scal}`,
+        args: () => {
+          const g = rand(qkvLen, s + 5);
+          return {
+            a: square(rand(b * h * m * m, s + 6), true),
+            b: part(rand(qkvLen, s + 7), 0),
+            c: part(g, 1),
+            batch: [b, h],
+            m,
+            n: hd,
+            k: m,
+            alpha,
+            beta,
+          };
+        },
+        outputs: ['c'],
+        tol: tol(2e-5, 2e-5),
+      });
+    }
+    // A bias broadcast over the batch (stride 0 on b0).
+    out.push({
+      what: `broadcast operand ${[b, m, h, hd]}`,
+      args: () => ({
+        a: { data: rand(h * m * hd, s + 8), offset: 0, strides: [0, m * hd, hd, 1] },
+        b: { data: rand(h * hd * m, s + 9), offset: 0, strides: [0, hd * m, m, 1] },
+        c: square(new Float32Array(b * h * m * m)),
+        batch: [b, h],
+        m,
+        n: m,
+        k: hd,
+        alpha: 1,
+        beta: 0,
+      }),
+      outputs: ['c'],
+      tol: tol(2e-5, 2e-5),
+    });
+  }
+  return out;
+}
+
+const UNARY_DOMAINS: Record<UnaryOp, [number, number]> = {
+  neg: [-3, 3],
+  exp: [-10, 10],
+  log: [0.01, 20],
+  sqrt: [0, 50],
+  rsqrt: [0.01, 50],
+  tanh: [-6, 6],
+  erf: [-4, 4],
+  gelu: [-6, 6],
+  relu: [-3, 3],
+  abs: [-3, 3],
+  square: [-3, 3],
+  reciprocal: [0.1, 5],
+};
+const UNARY_SIZES = [1, 7, 255, 256, 1001, 70001];
+
+function unaryInput(op: UnaryOp, n: number, seed: number): Float32Array {
+  const [lo, hi] = UNARY_DOMAINS[op];
+  const x = rand(n, seed, lo, hi);
+  if (op === 'relu' || op === 'abs') x[0] = 0;
+  return x;
+}
+
+function unaryCases(): KernelCase<'unary'>[] {
+  const out: KernelCase<'unary'>[] = [];
+  let seed = 1;
+  for (const op of Object.keys(UNARY_DOMAINS) as UnaryOp[])
+    for (const n of UNARY_SIZES) {
+      const s = seed++;
+      out.push({
+        what: `unary ${op} n=${n}`,
+        args: () => ({ op, x: unaryInput(op, n, s), out: new Float32Array(n) }),
+        outputs: ['out'],
+        tol: tol(2e-6, 1e-6),
+      });
+    }
+  for (const op of ['exp', 'gelu', 'sqrt', 'neg'] as UnaryOp[]) {
+    out.push({
+      what: `unary ${op} in place`,
+      args: () => {
+        const x = rand(5000, 3, 0.1, 2);
+        return { op, x, out: x };
+      },
+      outputs: ['out'],
+      tol: tol(2e-6, 1e-6),
+    });
+  }
+  return out;
+}
+
+function unaryBackwardCases(): KernelCase<'unaryBackward'>[] {
+  const out: KernelCase<'unaryBackward'>[] = [];
+  let seed = 500;
+  for (const op of Object.keys(UNARY_DOMAINS) as UnaryOp[])
+    for (const n of UNARY_SIZES) {
+      const s = seed;
+      seed += 2;
+      out.push({
+        what: `unaryBackward ${op} n=${n}`,
+        args: () => {
+          const x = unaryInput(op, n, s);
+          const y = new Float32Array(n);
+          jsBackend.unary({ op, x, out: y });
+          return { op, x, y, dy: rand(n, s + 1), dx: new Float32Array(n) };
+        },
+        outputs: ['dx'],
+        tol: tol(1e-5, 1e-6),
+      });
+    }
+  return out;
+}
+
+function elementwiseScalarCases(): { affine: KernelCase<'affine'>[]; pow: KernelCase<'pow'>[] } {
+  const affine: KernelCase<'affine'>[] = [];
+  const pow: KernelCase<'pow'>[] = [];
+  for (const n of [1, 9, 40000]) {
+    const x = (): Float32Array => rand(n, n, 0.05, 3);
+    for (const [alpha, beta] of [
+      [2, 0.5],
+      [-1, 0],
+      [0.1, -3],
+    ])
+      affine.push({
+        what: `affine ${alpha} ${beta} n=${n}`,
+        args: () => ({ x: x(), out: new Float32Array(n), alpha, beta }),
+        outputs: ['out'],
+        tol: tol(1e-6, 1e-6),
+      });
+    for (const p of [0, 1, 2, 3, 0.5, -0.5, -1, 1.7, -2.3])
+      pow.push({
+        what: `pow ${p} n=${n}`,
+        args: () => ({ x: x(), out: new Float32Array(n), p }),
+        outputs: ['out'],
+        tol: tol(1e-6, 1e-7),
+      });
+  }
+  return { affine, pow };
+}
+
+function binaryCases(): KernelCase<'binary'>[] {
+  const ops: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'max', 'min'];
+  const shapes: [number[], number[], number[]?][] = [
+    [[1], [1]],
+    [[7], [7]],
+    [
+      [3, 5],
+      [3, 5],
+    ],
+    [
+      [8320, 256],
+      [8320, 256],
+    ],
+    [[8320, 256], [256]],
+    [
+      [8320, 256],
+      [8320, 1],
+    ],
+    [[8320, 256], [1]],
+    [[1], [8320, 256]],
+    [[3, 5], []],
+    [
+      [4, 1, 6],
+      [4, 5, 6],
+    ],
+    [
+      [4, 5, 6],
+      [5, 1],
+    ],
+    [
+      [9, 1],
+      [1, 11],
+    ],
+    [
+      [2, 3, 1, 5, 1],
+      [1, 3, 4, 1, 6],
+    ],
+    [
+      [128, 4, 65, 65],
+      [4, 65, 65],
+    ],
+    [
+      [65, 256],
+      [128, 65, 256],
+    ],
+    [[], []],
+    [[0, 4], [4]],
+    // a stored [6, 5] and read as its transpose [5, 6]; a [200, 300] read as [300, 200]
+    [[5, 6], [6], [1, 5]],
+    [
+      [300, 200],
+      [300, 200],
+      [1, 300],
+    ],
+  ];
+  const out: KernelCase<'binary'>[] = [];
+  let seed = 1;
+  for (const op of ops)
+    for (const [sa, sb, aStridesGiven] of shapes) {
+      const rank = Math.max(sa.length, sb.length);
+      const pa = [...new Array<number>(rank - sa.length).fill(1), ...sa];
+      const pb = [...new Array<number>(rank - sb.length).fill(1), ...sb];
+      const shape = pa.map((d, i) => (d === 1 ? pb[i] : d));
+      const s = seed++;
+      out.push({
+        what: `binary ${op} ${JSON.stringify(sa)} ${JSON.stringify(sb)}`,
+        args: () => ({
+          op,
+          a: rand(Math.max(1, prod(sa)), s, 0.5, 2),
+          aStrides: aStridesGiven ?? broadcastStrides(sa, shape),
+          b: rand(Math.max(1, prod(sb)), s + 1, 0.5, 2),
+          bStrides: broadcastStrides(sb, shape),
+          out: new Float32Array(prod(shape)),
+          shape,
+        }),
+        outputs: ['out'],
+        tol: tol(1e-6, 1e-7),
+      });
+    }
+  return out;
+}
+
+const REDUCE_DIMS: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 7, 1],
+  [5, 1, 9],
+  [2, 65, 33],
+  [1, 8320, 256],
+  [1, 100000, 1],
+  [3, 50000, 1],
+  [2, 5, 5000],
+  [640, 65, 1],
+  [4, 0, 3],
+];
+
+function reduceSumCases(): KernelCase<'reduceSum'>[] {
+  return REDUCE_DIMS.map(([outer, r, inner], i) => ({
+    what: `reduceSum ${[outer, r, inner]}`,
+    args: () => ({
+      x: rand(outer * r * inner, i + 1),
+      out: new Float32Array(outer * inner).fill(7),
+      outer,
+      r,
+      inner,
+    }),
+    outputs: ['out'],
+    tol: tol(1e-6, 1e-6),
+  }));
+}
+
+function reduceMaxCases(): KernelCase<'reduceMax'>[] {
+  const out: KernelCase<'reduceMax'>[] = [];
+  REDUCE_DIMS.forEach(([outer, r, inner], i) => {
+    if (r === 0) return;
+    const x = (): Float32Array => {
+      const v = rand(outer * r * inner, 50 + i);
+      for (let t = 0; t < v.length; t += 97) v[t] = 0.5; // ties
+      if (v.length > 10) {
+        v[3] = NaN;
+        v[v.length - 2] = NaN;
+      }
+      return v;
+    };
+    for (const withArgmax of [true, false])
+      out.push({
+        what: `reduceMax ${[outer, r, inner]} argmax=${withArgmax}`,
+        args: () => ({
+          x: x(),
+          out: new Float32Array(outer * inner),
+          argmax: withArgmax ? new Int32Array(outer * inner) : null,
+          outer,
+          r,
+          inner,
+        }),
+        outputs: ['out', 'argmax'],
+        tol: 'exact',
+      });
+  });
+  return out;
+}
+
+function stridedCopyCases(): KernelCase<'stridedCopy'>[] {
+  const out: KernelCase<'stridedCopy'>[] = [];
+  let seed = 1;
+  const add = (
+    srcLen: number,
+    srcOffset: number,
+    srcStrides: number[],
+    dstLen: number,
+    dstOffset: number,
+    dstStrides: number[],
+    shape: number[],
+    accumulate: boolean,
+    label: string,
+  ): void => {
+    const s = seed++;
+    out.push({
+      what: `stridedCopy ${label} accumulate=${accumulate}`,
+      args: () => ({
+        src: rand(srcLen, s),
+        srcOffset,
+        srcStrides,
+        dst: rand(dstLen, s + 1),
+        dstOffset,
+        dstStrides,
+        shape,
+        accumulate,
+      }),
+      outputs: ['dst'],
+      tol: tol(1e-6, 1e-7),
+    });
+  };
+  for (const acc of [false, true]) {
+    add(100000, 0, [1], 100000, 0, [1], [100000], acc, 'contiguous');
+    add(12, 0, [4, 1], 12, 0, [4, 1], [3, 4], acc, 'contiguous 2-D');
+    const [B, T, H, hd] = [4, 65, 4, 16];
+    const D = H * hd;
+    add(
+      B * T * 3 * D,
+      0,
+      [T * 3 * D, 3 * D, D, hd, 1],
+      3 * B * H * T * hd,
+      0,
+      [H * T * hd, hd, B * H * T * hd, T * hd, 1],
+      [B, T, 3, H, hd],
+      acc,
+      'qkv split',
+    );
+    add(300 * 200, 0, [1, 300], 300 * 200, 0, [200, 1], [300, 200], acc, 'transpose');
+    add(1200, 5, [30, 1], 400, 0, [10, 1], [40, 10], acc, 'slice with offset');
+    add(56, 0, [7, 1], 112, 7, [14, 1], [8, 7], acc, 'concat half');
+    add(256, 0, [0, 1], 520 * 256, 0, [256, 1], [520, 256], acc, 'broadcast expand');
+    add(50, 49, [-1], 50, 0, [1], [50], acc, 'flip');
+    add(3, 2, [], 4, 1, [], [], acc, 'rank 0');
+    add(1, 0, [1], 1, 0, [1], [1], acc, 'one element');
+    add(
+      24,
+      0,
+      [12, 4, 2, 1, 0, 0, 0, 0],
+      48,
+      0,
+      [1, 2, 6, 24, 0, 0, 0, 0],
+      [2, 3, 2, 2, 1, 1, 1, 1],
+      acc,
+      'rank 8 with unit axes',
+    );
+    // The gradient of expand: destination stride 0 accumulates in order.
+    add(520 * 256, 0, [256, 1], 256, 0, [0, 1], [520, 256], acc, 'reduce into stride 0');
+  }
+  return out;
+}
+
+const SOFTMAX_SHAPES: [number, number][] = [
+  [1, 1],
+  [3, 7],
+  [1000, 65],
+  [33, 1000],
+  [4, 10],
+];
+
+function softmaxCases(): KernelCase<'softmax'>[] {
+  return SOFTMAX_SHAPES.flatMap(([rows, cols], i) =>
+    [false, true].map((log) => ({
+      what: `softmax log=${log} ${rows}x${cols}`,
+      args: () => ({ x: rand(rows * cols, i + 1, -8, 8), y: new Float32Array(rows * cols), rows, cols, log }),
+      outputs: ['y'] as const,
+      tol: tol(1e-5, 1e-6),
+    })),
+  );
+}
+
+function softmaxBackwardCases(): KernelCase<'softmaxBackward'>[] {
+  return SOFTMAX_SHAPES.flatMap(([rows, cols], i) =>
+    [false, true].map((log) => ({
+      what: `softmaxBackward log=${log} ${rows}x${cols}`,
+      args: () => {
+        const y = new Float32Array(rows * cols);
+        jsBackend.softmax({ x: rand(rows * cols, i + 1, -8, 8), y, rows, cols, log });
+        return { y, dy: rand(rows * cols, i + 50), dx: new Float32Array(rows * cols), rows, cols, log };
+      },
+      outputs: ['dx'] as const,
+      tol: tol(1e-5, 1e-5),
+    })),
+  );
+}
+
+const LN_SHAPES: [number, number][] = [
+  [1, 1],
+  [3, 7],
+  [65, 256],
+  [1040, 256],
+  [7, 1000],
+  [130, 65],
+];
+
+function layerNormCases(): KernelCase<'layerNorm'>[] {
+  const out: KernelCase<'layerNorm'>[] = [];
+  let seed = 1;
+  for (const [rows, cols] of LN_SHAPES)
+    for (const [gamma, beta] of [
+      [true, true],
+      [false, false],
+      [true, false],
+      [false, true],
+    ])
+      for (const withAddend of [false, true]) {
+        const s = seed;
+        seed += 4;
+        const addendRows = withAddend ? Math.min(rows, 65) : 0;
+        out.push({
+          what: `layerNorm ${rows}x${cols} gamma=${gamma} beta=${beta} addend=${withAddend}`,
+          args: () => ({
+            x: rand(rows * cols, s, -2, 3),
+            gamma: gamma ? rand(cols, s + 1, 0.5, 1.5) : null,
+            beta: beta ? rand(cols, s + 2) : null,
+            y: new Float32Array(rows * cols),
+            mean: new Float32Array(rows),
+            rstd: new Float32Array(rows),
+            rows,
+            cols,
+            eps: 1e-6,
+            addend: withAddend ? rand(addendRows * cols, s + 3) : null,
+            addendRows,
+          }),
+          outputs: ['y', 'mean', 'rstd'],
+          tol: tol(1e-5, 1e-5),
+        });
+      }
+  return out;
+}
+
+function layerNormBackwardCases(): KernelCase<'layerNormBackward'>[] {
+  const out: KernelCase<'layerNormBackward'>[] = [];
+  let seed = 100;
+  for (const [rows, cols] of LN_SHAPES)
+    for (const affine of [true, false])
+      for (const wantParams of [true, false]) {
+        const s = seed;
+        seed += 3;
+        out.push({
+          what: `layerNormBackward ${rows}x${cols} affine=${affine} params=${wantParams}`,
+          args: () => {
+            const x = rand(rows * cols, s, -2, 3);
+            const gamma = affine ? rand(cols, s + 1, 0.5, 1.5) : null;
+            const [mean, rstd] = [new Float32Array(rows), new Float32Array(rows)];
+            const y = new Float32Array(rows * cols);
+            jsBackend.layerNorm({
+              x,
+              gamma,
+              beta: null,
+              y,
+              mean,
+              rstd,
+              rows,
+              cols,
+              eps: 1e-5,
+              addend: null,
+              addendRows: 0,
+            });
+            const params = (): Float32Array | null => (wantParams ? new Float32Array(cols).fill(9) : null);
+            return {
+              x,
+              gamma,
+              mean,
+              rstd,
+              dy: rand(rows * cols, s + 2),
+              dx: new Float32Array(rows * cols),
+              dgamma: params(),
+              dbeta: params(),
+              rows,
+              cols,
+            };
+          },
+          outputs: ['dx', 'dgamma', 'dbeta'],
+          tol: tol(1e-4, 1e-4),
+        });
+      }
+  return out;
+}
+
+function dropoutMaskCases(): KernelCase<'dropoutMask'>[] {
+  const out: KernelCase<'dropoutMask'>[] = [];
+  for (const seed of [0, 1, 12345, 0x7fffffff, 0xffffffff])
+    for (const p of [0, 0.1, 0.5, 1 / 3, 0.999, 1, 1e-9])
+      for (const n of [1, 17, 100003])
+        out.push({
+          what: `dropoutMask seed=${seed} p=${p} n=${n}`,
+          args: () => ({ seed, p, mask: new Float32Array(n).fill(3) }),
+          outputs: ['mask'],
+          tol: 'exact',
+        });
+  return out;
+}
+
+const CONV_GEOMETRIES: [number, number, number, number, number, number, number][] = [
+  // channels, height, width, kernelH, kernelW, stride, pad
+  [3, 32, 32, 4, 4, 4, 0],
+  [3, 8, 8, 3, 3, 1, 1],
+  [2, 7, 5, 3, 2, 2, 1],
+  [1, 1, 1, 1, 1, 1, 0],
+  [2, 5, 5, 3, 3, 2, 2],
+  [4, 6, 9, 1, 1, 1, 0],
+];
+
+function window2d(
+  height: number,
+  width: number,
+  kernelH: number,
+  kernelW: number,
+  stride: number,
+  pad: number,
+) {
+  const outH = Math.floor((height + 2 * pad - kernelH) / stride) + 1;
+  const outW = Math.floor((width + 2 * pad - kernelW) / stride) + 1;
+  return { height, width, kernelH, kernelW, stride, pad, outH, outW };
+}
+
+function im2colCases(): KernelCase<'im2col'>[] {
+  return CONV_GEOMETRIES.map(([channels, ...g], i) => {
+    const w = window2d(...g);
+    return {
+      what: `im2col ${[channels, ...g]}`,
+      args: () => ({
+        x: rand(channels * w.height * w.width, i + 1),
+        cols: new Float32Array(channels * w.kernelH * w.kernelW * w.outH * w.outW).fill(5),
+        channels,
+        ...w,
+      }),
+      outputs: ['cols'],
+      tol: 'exact',
+    };
+  });
+}
+
+function col2imCases(): KernelCase<'col2im'>[] {
+  return CONV_GEOMETRIES.map(([channels, ...g], i) => {
+    const w = window2d(...g);
+    return {
+      what: `col2im ${[channels, ...g]}`,
+      args: () => ({
+        cols: rand(channels * w.kernelH * w.kernelW * w.outH * w.outW, i + 20),
+        dx: rand(channels * w.height * w.width, i + 40),
+        channels,
+        ...w,
+      }),
+      outputs: ['dx'],
+      tol: tol(1e-6, 1e-6),
+    };
+  });
+}
+
+function maxPool2dCases(): KernelCase<'maxPool2d'>[] {
+  const cases: [number, number, number, number, number, number, number][] = [
+    // planes, height, width, kernelH, kernelW, stride, pad
+    [4, 8, 8, 3, 3, 2, 1],
+    [2, 7, 9, 3, 3, 2, 1],
+    [1, 1, 1, 1, 1, 1, 0],
+    [3, 5, 5, 2, 2, 2, 0],
+    [64, 32, 32, 3, 3, 2, 1],
+    [2, 6, 7, 2, 3, 1, 1],
+  ];
+  return cases.map(([planes, ...g], i) => {
+    const w = window2d(...g);
+    const n = planes * w.outH * w.outW;
+    return {
+      what: `maxPool2d ${[planes, ...g]}`,
+      args: () => {
+        const x = rand(planes * w.height * w.width, i + 1);
+        for (let t = 0; t < x.length; t += 11) x[t] = 0.25; // ties
+        return { x, y: new Float32Array(n), argmax: new Int32Array(n), planes, ...w };
+      },
+      outputs: ['y', 'argmax'],
+      tol: 'exact',
+    };
+  });
+}
+
+const GATHER_SHAPES = [
+  [1, 1, 1],
+  [10, 3, 25],
+  [225, 4, 4225],
+  [100, 256, 5000],
+];
+const indices = (rows: number, count: number): Int32Array =>
+  Int32Array.from({ length: count }, (_, i) => (i * 7919 + 3) % rows);
+
+function gatherRowsCases(): KernelCase<'gatherRows'>[] {
+  return GATHER_SHAPES.map(([rows, width, count]) => ({
+    what: `gatherRows ${[rows, width, count]}`,
+    args: () => ({
+      x: rand(rows * width, width),
+      idx: indices(rows, count),
+      out: new Float32Array(count * width),
+      width,
+    }),
+    outputs: ['out'],
+    tol: 'exact',
+  }));
+}
+
+function scatterAddRowsCases(): KernelCase<'scatterAddRows'>[] {
+  return GATHER_SHAPES.map(([rows, width, count]) => ({
+    what: `scatterAddRows ${[rows, width, count]}`,
+    args: () => ({
+      dy: rand(count * width, count),
+      idx: indices(rows, count),
+      dx: rand(rows * width, 5),
+      width,
+    }),
+    outputs: ['dx'],
+    tol: tol(1e-6, 1e-6),
+  }));
+}
+
+function adamwCases(): KernelCase<'adamw'>[] {
+  const out: KernelCase<'adamw'>[] = [];
+  for (const n of [1, 33, 100000])
+    for (const [weightDecay, step] of [
+      [0, 1],
+      [0.05, 1],
+      [0.05, 10],
+      [0.1, 1000],
+    ])
+      out.push({
+        what: `adamw n=${n} wd=${weightDecay} step=${step}`,
+        args: () => ({
+          param: rand(n, n + step),
+          grad: rand(n, n + step + 1, -0.1, 0.1),
+          expAvg: rand(n, 3, -0.01, 0.01),
+          expAvgSq: rand(n, 4, 0, 1e-4),
+          lr: 1e-3,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          weightDecay,
+          step,
+        }),
+        outputs: ['param', 'expAvg', 'expAvgSq'],
+        tol: tol(1e-6, 1e-9),
+      });
+  return out;
+}
+
+function sgdCases(): KernelCase<'sgd'>[] {
+  const out: KernelCase<'sgd'>[] = [];
+  for (const n of [1, 33, 100000])
+    for (const [momentum, dampening, weightDecay, nesterov, firstStep] of [
+      [0, 0, 0, false, false],
+      [0, 0, 1e-4, false, true],
+      [0.9, 0, 0, false, true],
+      [0.9, 0, 5e-4, false, false],
+      [0.9, 0.1, 5e-4, false, false],
+      [0.9, 0, 5e-4, true, false],
+      [0.9, 0, 5e-4, true, true],
+    ] as [number, number, number, boolean, boolean][])
+      out.push({
+        what: `sgd ${[n, momentum, dampening, weightDecay, nesterov, firstStep]}`,
+        args: () => ({
+          param: rand(n, n),
+          grad: rand(n, n + 1),
+          momentumBuffer: rand(n, n + 2),
+          lr: 0.01,
+          momentum,
+          dampening,
+          weightDecay,
+          nesterov,
+          firstStep,
+        }),
+        outputs: ['param', 'momentumBuffer'],
+        tol: tol(1e-6, 1e-7),
+      });
+  return out;
+}
+
+function sumSquaresCases(): KernelCase<'sumSquares'>[] {
+  return [0, 1, 17, 1000003].map((n) => ({
+    what: `sumSquares n=${n}`,
+    args: () => ({ x: rand(n, n + 1, -3, 3) }),
+    outputs: [],
+    tol: tol(1e-12, 1e-12),
+  }));
+}
+
+const CASES: Cases = {
+  matmul: matmulCases,
+  matmulStrided: matmulStridedCases,
+  unary: unaryCases,
+  unaryBackward: unaryBackwardCases,
+  affine: () => elementwiseScalarCases().affine,
+  pow: () => elementwiseScalarCases().pow,
+  binary: binaryCases,
+  reduceSum: reduceSumCases,
+  reduceMax: reduceMaxCases,
+  stridedCopy: stridedCopyCases,
+  softmax: softmaxCases,
+  softmaxBackward: softmaxBackwardCases,
+  layerNorm: layerNormCases,
+  layerNormBackward: layerNormBackwardCases,
+  dropoutMask: dropoutMaskCases,
+  im2col: im2colCases,
+  col2im: col2imCases,
+  maxPool2d: maxPool2dCases,
+  gatherRows: gatherRowsCases,
+  scatterAddRows: scatterAddRowsCases,
+  adamw: adamwCases,
+  sgd: sgdCases,
+  sumSquares: sumSquaresCases,
+};
+
+/** Runs one case on both backends and compares every output (and the result, if any). */
+function compare<K extends KernelName>(name: K, cs: KernelCase<K>, nb: Backend): void {
+  const run = (backend: Backend): { args: KernelArgs<K>; result: unknown } => {
+    const args = cs.args();
+    const result = (backend[name] as (a: KernelArgs<K>) => unknown)(args);
+    return { args, result };
+  };
+  const j = run(jsBackend);
+  const n = run(nb);
+  for (const key of cs.outputs) {
+    const [a, e] = [n.args[key], j.args[key]] as unknown as [AnyArray | null, AnyArray | null];
+    if (e === null || a === null) {
+      assert.equal(a, e, `${cs.what}: ${String(key)}`);
+      continue;
+    }
+    if (cs.tol === 'exact') exact(a, e, `${cs.what}: ${String(key)}`);
+    else close(a, e, cs.tol.rtol, cs.tol.atol, `${cs.what}: ${String(key)}`);
+  }
+  if (typeof j.result === 'number') {
+    assert.equal(typeof n.result, 'number');
+    const { rtol } = cs.tol === 'exact' ? { rtol: 0 } : cs.tol;
+    const [a, e] = [n.result as number, j.result];
+    assert.ok(Math.abs(a - e) <= rtol * Math.max(1, Math.abs(e)), `${cs.what}: ${a} vs ${e}`);
+  }
+}
 
 // ---- tests ------------------------------------------------------------------------------------------
 
 describe('native backend', { skip }, () => {
+  const nb = native as Backend;
+
   it('reports itself', () => {
-    assert.equal(N().name, 'native');
-    assert.ok(info.threads >= 1);
-    assert.match(info.dnnlVersion, /^\d+\.\d+/);
+    assert.equal(nb.name, 'native');
+    assert.ok(info.available && info.info.threads >= 1);
+    assert.match(info.available ? info.info.dnnlVersion : '', /^\d+\.\d+/);
   });
 
-  describe('matmul', () => {
-    interface Case {
-      m: number;
-      n: number;
-      k: number;
-      transA: boolean;
-      transB: boolean;
-      batch: number;
-      bcastA?: boolean;
-      bcastB?: boolean;
-      seqC?: boolean;
-      alpha: number;
-      beta: number;
-      bias: boolean;
+  it('implements every declared kernel natively (no portable stand-ins)', () => {
+    const addon = loadNativeAddon();
+    assert.ok(addon);
+    assert.equal(addonMismatch(addon), null);
+    for (const name of KERNEL_NAMES) {
+      assert.equal(nb[name], addon[name], `${name} is the addon's own function`);
+      assert.notEqual(nb[name], jsBackend[name], `${name} is not the portable kernel`);
     }
-    function runCase(cs: Case, seed: number): void {
-      const { m, n, k, transA, transB, batch, alpha, beta } = cs;
-      const strideA = cs.bcastA ? 0 : m * k;
-      const strideB = cs.bcastB ? 0 : k * n;
-      const strideC = cs.seqC ? 0 : m * n;
-      const lenA = Math.max(1, (batch - 1) * strideA + m * k);
-      const lenB = Math.max(1, (batch - 1) * strideB + k * n);
-      const lenC = Math.max(1, (batch - 1) * strideC + m * n);
-      const a = rand(lenA, seed);
-      const b = rand(lenB, seed + 1);
-      const c0 = rand(lenC, seed + 2);
-      const bias = cs.bias ? rand(n, seed + 3) : undefined;
-      const cJ = c0.slice();
-      const cN = c0.slice();
-      const args = { a, b, m, n, k, transA, transB, batch, strideA, strideB, strideC, alpha, beta, bias };
-      js.matmul({ ...args, c: cJ });
-      N().matmul({ ...args, c: cN });
-      const tol = k >= 512 ? 1e-4 : 2e-5;
-      close(cN, cJ, tol, tol, `matmul ${JSON.stringify(cs)}`);
-    }
-
-    it('all transposes, bias, alpha and beta, odd and one-element shapes', () => {
-      const shapes: [number, number, number][] = [
-        [1, 1, 1],
-        [1, 7, 3],
-        [5, 1, 9],
-        [3, 5, 7],
-        [17, 33, 65],
-        [64, 48, 32],
-        [65, 65, 32],
-      ];
-      let seed = 1;
-      for (const [m, n, k] of shapes)
-        for (const transA of [false, true])
-          for (const transB of [false, true])
-            for (const bias of [false, true])
-              for (const [alpha, beta] of [
-                [1, 0],
-                [1, 1],
-                [0.125, 0],
-                [0.5, 1],
-              ])
-                runCase({ m, n, k, transA, transB, batch: 1, alpha, beta, bias }, seed++);
-    });
-
-    it('batched, with dense and broadcast (stride 0) operands', () => {
-      let seed = 100;
-      for (const [m, n, k] of [
-        [65, 65, 32],
-        [65, 32, 65],
-        [7, 3, 5],
-        [1, 4, 1],
-      ])
-        for (const transA of [false, true])
-          for (const transB of [false, true])
-            for (const [bcastA, bcastB] of [
-              [false, false],
-              [true, false],
-              [false, true],
-            ])
-              for (const bias of [false, true])
-                runCase(
-                  {
-                    m,
-                    n,
-                    k,
-                    transA,
-                    transB,
-                    batch: 6,
-                    bcastA,
-                    bcastB,
-                    alpha: bias ? 1 : 0.25,
-                    beta: bias ? 0 : 1,
-                    bias,
-                  },
-                  seed++,
-                );
-    });
-
-    it('an output shared by the whole batch (strideC 0) accumulates in order', () => {
-      runCase(
-        {
-          m: 9,
-          n: 11,
-          k: 13,
-          transA: true,
-          transB: false,
-          batch: 4,
-          seqC: true,
-          alpha: 1,
-          beta: 1,
-          bias: false,
-        },
-        7,
-      );
-      runCase(
-        {
-          m: 9,
-          n: 11,
-          k: 13,
-          transA: false,
-          transB: true,
-          batch: 4,
-          seqC: true,
-          alpha: 1,
-          beta: 0,
-          bias: true,
-        },
-        8,
-      );
-    });
-
-    it('k = 0 and empty outputs', () => {
-      runCase({ m: 3, n: 4, k: 0, transA: false, transB: false, batch: 2, alpha: 1, beta: 1, bias: true }, 9);
-      runCase(
-        { m: 3, n: 4, k: 0, transA: false, transB: false, batch: 1, alpha: 1, beta: 0, bias: false },
-        10,
-      );
-      runCase(
-        { m: 0, n: 4, k: 5, transA: false, transB: false, batch: 1, alpha: 1, beta: 0, bias: false },
-        11,
-      );
-    });
-
-    it('ViT-sized problems (Linear forward/backward, attention)', () => {
-      // x [520, 256] @ W^T [256 -> 512] + b; dW = dY^T X; dX = dY W; q @ k^T batched over heads.
-      runCase(
-        { m: 520, n: 512, k: 256, transA: false, transB: true, batch: 1, alpha: 1, beta: 0, bias: true },
-        20,
-      );
-      runCase(
-        { m: 512, n: 256, k: 520, transA: true, transB: false, batch: 1, alpha: 1, beta: 1, bias: false },
-        21,
-      );
-      runCase(
-        { m: 520, n: 256, k: 512, transA: false, transB: false, batch: 1, alpha: 1, beta: 0, bias: false },
-        22,
-      );
-      runCase(
-        { m: 65, n: 65, k: 64, transA: false, transB: true, batch: 32, alpha: 0.125, beta: 0, bias: false },
-        23,
-      );
-    });
-
-    it('caches one primitive per problem', () => {
-      const addon = loadNativeAddon();
-      assert.ok(addon);
-      runCase(
-        { m: 19, n: 23, k: 29, transA: false, transB: false, batch: 1, alpha: 1, beta: 0, bias: false },
-        30,
-      );
-      const size = addon.matmulCacheSize();
-      for (let i = 0; i < 3; i++)
-        runCase(
-          { m: 19, n: 23, k: 29, transA: false, transB: false, batch: 1, alpha: 1, beta: 0, bias: false },
-          31 + i,
-        );
-      assert.equal(addon.matmulCacheSize(), size);
-    });
   });
 
-  describe('element-wise', () => {
-    const domains: Record<UnaryOp, [number, number]> = {
-      neg: [-3, 3],
-      exp: [-10, 10],
-      log: [0.01, 20],
-      sqrt: [0, 50],
-      rsqrt: [0.01, 50],
-      tanh: [-6, 6],
-      erf: [-4, 4],
-      gelu: [-6, 6],
-      relu: [-3, 3],
-      abs: [-3, 3],
-      square: [-3, 3],
-      reciprocal: [0.1, 5],
-    };
-    const sizes = [1, 7, 255, 256, 1001, 70001];
-
-    it('unary forward, every op', () => {
-      let seed = 1;
-      for (const op of Object.keys(domains) as UnaryOp[])
-        for (const n of sizes) {
-          const [lo, hi] = domains[op];
-          const x = rand(n, seed++, lo, hi);
-          if (op === 'relu' || op === 'abs') x[0] = 0;
-          const yJ = new Float32Array(n);
-          const yN = new Float32Array(n);
-          js.unary(op, x, yJ);
-          N().unary(op, x, yN);
-          close(yN, yJ, 2e-6, 1e-6, `unary ${op} n=${n}`);
-        }
-    });
-
-    it('unary forward in place', () => {
-      for (const op of ['exp', 'gelu', 'sqrt', 'neg'] as UnaryOp[]) {
-        const x = rand(5000, 3, 0.1, 2);
-        const expect = new Float32Array(x.length);
-        js.unary(op, x, expect);
-        N().unary(op, x, x);
-        close(x, expect, 2e-6, 1e-6, `in-place ${op}`);
-      }
-    });
-
-    it('unary backward, every op', () => {
-      let seed = 500;
-      for (const op of Object.keys(domains) as UnaryOp[])
-        for (const n of sizes) {
-          const [lo, hi] = domains[op];
-          const x = rand(n, seed++, lo, hi);
-          if (op === 'relu' || op === 'abs') x[0] = 0;
-          const y = new Float32Array(n);
-          js.unary(op, x, y);
-          const dy = rand(n, seed++);
-          const dJ = new Float32Array(n);
-          const dN = new Float32Array(n);
-          js.unaryBackward(op, x, y, dy, dJ);
-          N().unaryBackward(op, x, y, dy, dN);
-          close(dN, dJ, 1e-5, 1e-6, `unaryBackward ${op} n=${n}`);
-        }
-    });
-
-    it('affine and pow', () => {
-      for (const n of [1, 9, 40000]) {
-        const x = rand(n, n, 0.05, 3);
-        for (const [al, be] of [
-          [2, 0.5],
-          [-1, 0],
-          [0.1, -3],
-        ]) {
-          const yJ = new Float32Array(n);
-          const yN = new Float32Array(n);
-          js.affine(x, al, be, yJ);
-          N().affine(x, al, be, yN);
-          close(yN, yJ, 1e-6, 1e-6, `affine ${al} ${be}`);
-        }
-        for (const p of [0, 1, 2, 3, 0.5, -0.5, -1, 1.7, -2.3]) {
-          const yJ = new Float32Array(n);
-          const yN = new Float32Array(n);
-          js.pow(x, p, yJ);
-          N().pow(x, p, yN);
-          close(yN, yJ, 1e-6, 1e-7, `pow ${p}`);
-        }
-      }
-    });
+  it('has comparison cases for every kernel', () => {
+    for (const name of KERNEL_NAMES) assert.ok(CASES[name]().length > 0, `${name} has no cases`);
   });
 
-  describe('binary', () => {
-    const ops: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'max', 'min'];
-    function check(
-      op: BinaryOp,
-      aShape: number[],
-      bShape: number[],
-      seed: number,
-      aStrides?: number[],
-    ): void {
-      const rank = Math.max(aShape.length, bShape.length);
-      const pa = [...new Array<number>(rank - aShape.length).fill(1), ...aShape];
-      const pb = [...new Array<number>(rank - bShape.length).fill(1), ...bShape];
-      const out = pa.map((d, i) => (d === 1 ? pb[i] : d));
-      const total = out.reduce((x, y) => x * y, 1);
-      const aLen = Math.max(
-        1,
-        aShape.reduce((x, y) => x * y, 1),
-      );
-      const a = { data: rand(aLen, seed, 0.5, 2), strides: aStrides ?? broadcastStrides(aShape, out) };
-      const b = {
-        data: rand(
-          Math.max(
-            1,
-            bShape.reduce((x, y) => x * y, 1),
+  for (const name of KERNEL_NAMES) {
+    it(`${name} matches the portable kernel`, () => {
+      for (const cs of CASES[name]()) compare(name, cs as never, nb);
+    });
+  }
+
+  it('keeps each primitive cache within its capacity, least recently used evicted first', () => {
+    const addon = loadNativeAddon();
+    assert.ok(addon);
+    const before = addon.primitiveCache().capacity;
+    try {
+      addon.setPrimitiveCacheCapacity(3);
+      assert.ok(addon.primitiveCache().matmul <= 3);
+      for (let i = 1; i <= 8; i++)
+        compare(
+          'matmul',
+          matmulCase(
+            { m: 3 + i, n: 5, k: 7, transA: false, transB: false, batch: 1, alpha: 1, beta: 0, bias: false },
+            i,
           ),
-          seed + 1,
-          0.5,
-          2,
-        ),
-        strides: broadcastStrides(bShape, out),
-      };
-      const yJ = new Float32Array(total);
-      const yN = new Float32Array(total);
-      js.binary(op, a, b, yJ, out);
-      N().binary(op, a, b, yN, out);
-      close(yN, yJ, 1e-6, 1e-7, `binary ${op} ${JSON.stringify(aShape)} ${JSON.stringify(bShape)}`);
-    }
-
-    it('same shape, scalar, row, column, middle and outer broadcasts', () => {
-      const cases: [number[], number[]][] = [
-        [[1], [1]],
-        [[7], [7]],
-        [
-          [3, 5],
-          [3, 5],
-        ],
-        [
-          [8320, 256],
-          [8320, 256],
-        ],
-        [[8320, 256], [256]],
-        [
-          [8320, 256],
-          [8320, 1],
-        ],
-        [[8320, 256], [1]],
-        [[1], [8320, 256]],
-        [[3, 5], []],
-        [
-          [4, 1, 6],
-          [4, 5, 6],
-        ],
-        [
-          [4, 5, 6],
-          [5, 1],
-        ],
-        [
-          [9, 1],
-          [1, 11],
-        ],
-        [
-          [2, 3, 1, 5, 1],
-          [1, 3, 4, 1, 6],
-        ],
-        [
-          [128, 4, 65, 65],
-          [4, 65, 65],
-        ],
-        [
-          [65, 256],
-          [128, 65, 256],
-        ],
-      ];
-      let seed = 1;
-      for (const op of ops) for (const [sa, sb] of cases) check(op, sa, sb, seed++);
-    });
-
-    it('rank 0, empty, and a transposed (non-contiguous) operand', () => {
-      for (const op of ops) {
-        check(op, [], [], 3);
-        check(op, [0, 4], [4], 4);
-        // a is stored [6, 5] and read as its transpose [5, 6].
-        check(op, [5, 6], [6], 5, [1, 5]);
-        check(op, [300, 200], [300, 200], 6, [1, 300]);
-      }
-    });
-  });
-
-  describe('reductions', () => {
-    const dims: [number, number, number][] = [
-      [1, 1, 1],
-      [3, 7, 1],
-      [5, 1, 9],
-      [2, 65, 33],
-      [1, 8320, 256],
-      [1, 100000, 1],
-      [3, 50000, 1],
-      [2, 5, 5000],
-      [640, 65, 1],
-      [4, 0, 3],
-    ];
-    it('reduceSum over [outer, r, inner]', () => {
-      let seed = 1;
-      for (const [o, r, i] of dims) {
-        const x = rand(o * r * i, seed++);
-        const yJ = new Float32Array(o * i);
-        const yN = new Float32Array(o * i).fill(7);
-        js.reduceSum(x, yJ, o, r, i);
-        N().reduceSum(x, yN, o, r, i);
-        close(yN, yJ, 1e-6, 1e-6, `reduceSum ${o},${r},${i}`);
-      }
-    });
-
-    it('reduceMax with and without argmax, NaN propagation and ties', () => {
-      let seed = 50;
-      for (const [o, r, i] of dims) {
-        if (r === 0) continue;
-        const x = rand(o * r * i, seed++);
-        for (let t = 0; t < x.length; t += 97) x[t] = 0.5; // ties
-        if (x.length > 10) {
-          x[3] = NaN;
-          x[x.length - 2] = NaN;
-        }
-        const yJ = new Float32Array(o * i);
-        const yN = new Float32Array(o * i);
-        const aJ = new Int32Array(o * i);
-        const aN = new Int32Array(o * i);
-        js.reduceMax(x, yJ, o, r, i, aJ);
-        N().reduceMax(x, yN, o, r, i, aN);
-        exact(yN, yJ, `reduceMax ${o},${r},${i}`);
-        exact(aN, aJ, `argmax ${o},${r},${i}`);
-        const y2 = new Float32Array(o * i);
-        N().reduceMax(x, y2, o, r, i);
-        exact(y2, yJ, `reduceMax (no argmax) ${o},${r},${i}`);
-      }
-    });
-
-    it('sumSquares in double precision', () => {
-      for (const n of [0, 1, 17, 1000003]) {
-        const x = rand(n, n + 1, -3, 3);
-        const a = N().sumSquares(x);
-        const e = js.sumSquares(x);
-        assert.ok(Math.abs(a - e) <= 1e-12 * Math.max(1, e), `sumSquares n=${n}: ${a} vs ${e}`);
-      }
-    });
-  });
-
-  describe('stridedCopy', () => {
-    function check(
-      srcLen: number,
-      srcOffset: number,
-      srcStrides: number[],
-      dstLen: number,
-      dstOffset: number,
-      dstStrides: number[],
-      shape: number[],
-      accumulate: boolean,
-      seed: number,
-    ): void {
-      const src = rand(srcLen, seed);
-      const d0 = rand(dstLen, seed + 1);
-      const dJ = d0.slice();
-      const dN = d0.slice();
-      js.stridedCopy(src, srcOffset, srcStrides, dJ, dstOffset, dstStrides, shape, accumulate);
-      N().stridedCopy(src, srcOffset, srcStrides, dN, dstOffset, dstStrides, shape, accumulate);
-      close(
-        dN,
-        dJ,
-        1e-6,
-        1e-7,
-        `stridedCopy ${JSON.stringify({ srcStrides, dstStrides, shape, accumulate })}`,
-      );
-    }
-
-    it('contiguous, permutes, slices, broadcasts, flips, accumulation', () => {
-      for (const acc of [false, true]) {
-        // contiguous
-        check(100000, 0, [1], 100000, 0, [1], [100000], acc, 1);
-        check(12, 0, [4, 1], 12, 0, [4, 1], [3, 4], acc, 2);
-        // [B, N, 3, H, hd] -> [3, B, H, N, hd] (qkv split)
-        const [B, T, H, hd] = [4, 65, 4, 16];
-        const D = H * hd;
-        const srcS = [T * 3 * D, 3 * D, D, hd, 1];
-        const dstS = [H * T * hd, hd, B * H * T * hd, T * hd, 1]; // [3, B, H, T, hd] walked as [B, T, 3, H, hd]
-        check(B * T * 3 * D, 0, srcS, 3 * B * H * T * hd, 0, dstS, [B, T, 3, H, hd], acc, 3);
-        // 2-D transpose
-        check(300 * 200, 0, [1, 300], 300 * 200, 0, [200, 1], [300, 200], acc, 4);
-        // slice with offsets (columns 5..15 of a [40, 30] into a [40, 10])
-        check(1200, 5, [30, 1], 400, 0, [10, 1], [40, 10], acc, 5);
-        // concat: write into the second half of [8, 2, 7]
-        check(56, 0, [7, 1], 112, 7, [14, 1], [8, 7], acc, 6);
-        // broadcast expand [1, 256] -> [520, 256]
-        check(256, 0, [0, 1], 520 * 256, 0, [256, 1], [520, 256], acc, 7);
-        // flip (negative stride)
-        check(50, 49, [-1], 50, 0, [1], [50], acc, 8);
-        // rank 0 and one element
-        check(3, 2, [], 4, 1, [], [], acc, 9);
-        check(1, 0, [1], 1, 0, [1], [1], acc, 10);
-        // unit axes and rank 8
-        check(
-          2 * 3 * 2 * 2,
-          0,
-          [12, 4, 2, 1, 0, 0, 0, 0],
-          48,
-          0,
-          [1, 2, 6, 24, 0, 0, 0, 0],
-          [2, 3, 2, 2, 1, 1, 1, 1],
-          acc,
-          11,
+          nb,
         );
-      }
-      // gradient of expand: destination stride 0 accumulates in order
-      check(520 * 256, 0, [256, 1], 256, 0, [0, 1], [520, 256], true, 12);
-      check(520 * 256, 0, [256, 1], 256, 0, [0, 1], [520, 256], false, 13);
-    });
-  });
-
-  describe('softmax', () => {
-    const shapes: [number, number][] = [
-      [1, 1],
-      [3, 7],
-      [1000, 65],
-      [33, 1000],
-      [4, 10],
-    ];
-    it('forward and backward, softmax and log-softmax', () => {
-      let seed = 1;
-      for (const log of [false, true])
-        for (const [rows, cols] of shapes) {
-          const n = rows * cols;
-          const x = rand(n, seed++, -8, 8);
-          const yJ = new Float32Array(n);
-          const yN = new Float32Array(n);
-          js.softmax(x, yJ, rows, cols, log);
-          N().softmax(x, yN, rows, cols, log);
-          close(yN, yJ, 1e-5, 1e-6, `softmax log=${log} ${rows}x${cols}`);
-          const dy = rand(n, seed++);
-          const dJ = new Float32Array(n);
-          const dN = new Float32Array(n);
-          js.softmaxBackward(yJ, dy, dJ, rows, cols, log);
-          N().softmaxBackward(yJ, dy, dN, rows, cols, log);
-          close(dN, dJ, 1e-5, 1e-5, `softmaxBackward log=${log} ${rows}x${cols}`);
-        }
-    });
-  });
-
-  describe('layerNorm', () => {
-    const shapes: [number, number][] = [
-      [1, 1],
-      [3, 7],
-      [65, 256],
-      [1040, 256],
-      [7, 1000],
-      [130, 65],
-    ];
-    it('forward: affine or not, with and without the LaPE addend', () => {
-      let seed = 1;
-      for (const [rows, cols] of shapes)
-        for (const affine of [true, false])
-          for (const withAddend of [false, true]) {
-            const n = rows * cols;
-            const x = rand(n, seed++, -2, 3);
-            const gamma = affine ? rand(cols, seed++, 0.5, 1.5) : null;
-            const beta = affine ? rand(cols, seed++) : null;
-            const addRows = Math.min(rows, 65);
-            const addend = withAddend ? { data: rand(addRows * cols, seed++), rows: addRows } : undefined;
-            const out = () => ({
-              y: new Float32Array(n),
-              mean: new Float32Array(rows),
-              rstd: new Float32Array(rows),
-            });
-            const J = out();
-            const M = out();
-            js.layerNorm(x, gamma, beta, J.y, J.mean, J.rstd, rows, cols, 1e-6, addend);
-            N().layerNorm(x, gamma, beta, M.y, M.mean, M.rstd, rows, cols, 1e-6, addend);
-            const what = `layerNorm ${rows}x${cols} affine=${affine} addend=${withAddend}`;
-            close(M.y, J.y, 1e-5, 1e-5, what);
-            close(M.mean, J.mean, 1e-5, 1e-6, `${what} mean`);
-            close(M.rstd, J.rstd, 1e-5, 1e-5, `${what} rstd`);
-          }
-      // gamma without beta and beta without gamma
-      const x = rand(3 * 50, 9);
-      for (const [g, b] of [
-        [rand(50, 10), null],
-        [null, rand(50, 11)],
-      ]) {
-        const J = { y: new Float32Array(150), mean: new Float32Array(3), rstd: new Float32Array(3) };
-        const M = { y: new Float32Array(150), mean: new Float32Array(3), rstd: new Float32Array(3) };
-        js.layerNorm(x, g, b, J.y, J.mean, J.rstd, 3, 50, 1e-5);
-        N().layerNorm(x, g, b, M.y, M.mean, M.rstd, 3, 50, 1e-5);
-        close(M.y, J.y, 1e-5, 1e-5, 'layerNorm partial affine');
-      }
-    });
-
-    it('backward: dx, dgamma, dbeta', () => {
-      let seed = 100;
-      for (const [rows, cols] of shapes)
-        for (const affine of [true, false])
-          for (const wantParams of [true, false]) {
-            const n = rows * cols;
-            const x = rand(n, seed++, -2, 3);
-            const gamma = affine ? rand(cols, seed++, 0.5, 1.5) : null;
-            const y = new Float32Array(n);
-            const mean = new Float32Array(rows);
-            const rstd = new Float32Array(rows);
-            js.layerNorm(x, gamma, null, y, mean, rstd, rows, cols, 1e-5);
-            const dy = rand(n, seed++);
-            const res = () => ({
-              dx: new Float32Array(n),
-              dg: wantParams ? new Float32Array(cols).fill(9) : null,
-              db: wantParams ? new Float32Array(cols).fill(9) : null,
-            });
-            const J = res();
-            const M = res();
-            js.layerNormBackward(x, gamma, mean, rstd, dy, J.dx, J.dg, J.db, rows, cols);
-            N().layerNormBackward(x, gamma, mean, rstd, dy, M.dx, M.dg, M.db, rows, cols);
-            const what = `layerNormBackward ${rows}x${cols} affine=${affine}`;
-            close(M.dx, J.dx, 1e-4, 2e-5, `${what} dx`);
-            if (J.dg && M.dg) close(M.dg, J.dg, 1e-5, 1e-4, `${what} dgamma`);
-            if (J.db && M.db) close(M.db, J.db, 1e-5, 1e-4, `${what} dbeta`);
-          }
-    });
-  });
-
-  describe('dropoutMask', () => {
-    it('is bit-exact with the portable backend', () => {
-      for (const seed of [0, 1, 12345, 0x7fffffff, 0xffffffff, 2 ** 32 + 5, -7])
-        for (const p of [0, 0.1, 0.5, 1 / 3, 0.999, 1, 1e-9])
-          for (const n of [1, 17, 100003]) {
-            const mJ = new Float32Array(n);
-            const mN = new Float32Array(n).fill(3);
-            js.dropoutMask(seed, p, mJ);
-            N().dropoutMask(seed, p, mN);
-            exact(mN, mJ, `dropoutMask seed=${seed} p=${p} n=${n}`);
-          }
-    });
-  });
-
-  describe('convolution helpers', () => {
-    const geoms: [number, number, number, number, number, number, number][] = [
-      // c, h, w, kh, kw, stride, pad
-      [3, 32, 32, 4, 4, 4, 0],
-      [3, 8, 8, 3, 3, 1, 1],
-      [2, 7, 5, 3, 2, 2, 1],
-      [1, 1, 1, 1, 1, 1, 0],
-      [2, 5, 5, 3, 3, 2, 2],
-      [4, 6, 9, 1, 1, 1, 0],
-    ];
-    it('im2col and col2im', () => {
-      let seed = 1;
-      for (const [c, h, w, kh, kw, stride, pad] of geoms) {
-        const outH = Math.floor((h + 2 * pad - kh) / stride) + 1;
-        const outW = Math.floor((w + 2 * pad - kw) / stride) + 1;
-        const x = rand(c * h * w, seed++);
-        const nCols = c * kh * kw * outH * outW;
-        const cJ = new Float32Array(nCols);
-        const cN = new Float32Array(nCols).fill(5);
-        js.im2col(x, cJ, c, h, w, kh, kw, stride, pad, outH, outW);
-        N().im2col(x, cN, c, h, w, kh, kw, stride, pad, outH, outW);
-        exact(cN, cJ, `im2col ${[c, h, w, kh, kw, stride, pad]}`);
-        const cols = rand(nCols, seed++);
-        const dJ = rand(c * h * w, seed);
-        const dN = dJ.slice();
-        js.col2im(cols, dJ, c, h, w, kh, kw, stride, pad, outH, outW);
-        N().col2im(cols, dN, c, h, w, kh, kw, stride, pad, outH, outW);
-        close(dN, dJ, 1e-6, 1e-6, `col2im ${[c, h, w, kh, kw, stride, pad]}`);
-      }
-    });
-
-    it('maxPool2d with argmax', () => {
-      const cases: [number, number, number, number, number, number][] = [
-        [4, 8, 8, 3, 2, 1],
-        [2, 7, 9, 3, 2, 1],
-        [1, 1, 1, 1, 1, 0],
-        [3, 5, 5, 2, 2, 0],
-        [64, 32, 32, 3, 2, 1],
-      ];
-      let seed = 1;
-      for (const [planes, h, w, k, stride, pad] of cases) {
-        const outH = Math.floor((h + 2 * pad - k) / stride) + 1;
-        const outW = Math.floor((w + 2 * pad - k) / stride) + 1;
-        const x = rand(planes * h * w, seed++);
-        for (let i = 0; i < x.length; i += 11) x[i] = 0.25; // ties
-        const o = planes * outH * outW;
-        const yJ = new Float32Array(o);
-        const yN = new Float32Array(o);
-        const aJ = new Int32Array(o);
-        const aN = new Int32Array(o);
-        js.maxPool2d(x, yJ, aJ, planes, h, w, k, stride, pad, outH, outW);
-        N().maxPool2d(x, yN, aN, planes, h, w, k, stride, pad, outH, outW);
-        exact(yN, yJ, `maxPool2d ${[planes, h, w, k, stride, pad]}`);
-        exact(aN, aJ, `maxPool2d argmax ${[planes, h, w, k, stride, pad]}`);
-      }
-    });
-  });
-
-  describe('gather / scatter-add rows', () => {
-    it('with repeated indices, narrow and wide rows', () => {
-      for (const [rows, width, count] of [
-        [1, 1, 1],
-        [10, 3, 25],
-        [225, 4, 4225],
-        [100, 256, 5000],
-      ]) {
-        const x = rand(rows * width, width);
-        const idx = new Int32Array(count);
-        for (let i = 0; i < count; i++) idx[i] = (i * 7919 + 3) % rows;
-        const gJ = new Float32Array(count * width);
-        const gN = new Float32Array(count * width);
-        js.gatherRows(x, idx, gJ, width);
-        N().gatherRows(x, idx, gN, width);
-        exact(gN, gJ, `gatherRows ${rows} ${width}`);
-        const dy = rand(count * width, count);
-        const dJ = rand(rows * width, 5);
-        const dN = dJ.slice();
-        js.scatterAddRows(dy, idx, dJ, width);
-        N().scatterAddRows(dy, idx, dN, width);
-        close(dN, dJ, 1e-6, 1e-6, `scatterAddRows ${rows} ${width}`);
-      }
-    });
-  });
-
-  describe('optimizers', () => {
-    it('adamw', () => {
-      for (const n of [1, 33, 100000])
-        for (const [wd, step] of [
-          [0, 1],
-          [0.05, 1],
-          [0.05, 10],
-          [0.1, 1000],
-        ]) {
-          const p0 = rand(n, n + step);
-          const g = rand(n, n + step + 1, -0.1, 0.1);
-          const m0 = rand(n, 3, -0.01, 0.01);
-          const v0 = rand(n, 4, 0, 1e-4);
-          const J = { p: p0.slice(), m: m0.slice(), v: v0.slice() };
-          const M = { p: p0.slice(), m: m0.slice(), v: v0.slice() };
-          js.adamw(J.p, g, J.m, J.v, 1e-3, 0.9, 0.999, 1e-8, wd, step);
-          N().adamw(M.p, g, M.m, M.v, 1e-3, 0.9, 0.999, 1e-8, wd, step);
-          close(M.p, J.p, 1e-6, 1e-6, `adamw p n=${n} wd=${wd} step=${step}`);
-          close(M.m, J.m, 1e-6, 1e-9, 'adamw m');
-          close(M.v, J.v, 1e-6, 1e-12, 'adamw v');
-        }
-    });
-
-    it('sgd: plain, momentum, dampening, nesterov, first step', () => {
-      for (const n of [1, 33, 100000])
-        for (const [mom, damp, wd, nesterov, first] of [
-          [0, 0, 0, false, false],
-          [0, 0, 1e-4, false, true],
-          [0.9, 0, 0, false, true],
-          [0.9, 0, 5e-4, false, false],
-          [0.9, 0.1, 5e-4, false, false],
-          [0.9, 0, 5e-4, true, false],
-          [0.9, 0, 5e-4, true, true],
-        ] as [number, number, number, boolean, boolean][]) {
-          const p0 = rand(n, n);
-          const g = rand(n, n + 1);
-          const b0 = rand(n, n + 2);
-          const J = { p: p0.slice(), b: b0.slice() };
-          const M = { p: p0.slice(), b: b0.slice() };
-          js.sgd(J.p, g, J.b, 0.01, mom, damp, wd, nesterov, first);
-          N().sgd(M.p, g, M.b, 0.01, mom, damp, wd, nesterov, first);
-          const what = `sgd ${[n, mom, damp, wd, nesterov, first]}`;
-          close(M.p, J.p, 1e-6, 1e-7, what);
-          close(M.b, J.b, 1e-6, 1e-7, `${what} buf`);
-        }
-    });
+      assert.equal(addon.primitiveCache().matmul, 3);
+      // Repeating a cached problem does not grow the cache.
+      compare(
+        'matmul',
+        matmulCase(
+          { m: 11, n: 5, k: 7, transA: false, transB: false, batch: 1, alpha: 1, beta: 0, bias: false },
+          99,
+        ),
+        nb,
+      );
+      assert.equal(addon.primitiveCache().matmul, 3);
+      for (const c of matmulStridedCases().slice(0, 6)) compare('matmulStrided', c, nb);
+      assert.ok(addon.primitiveCache().matmulStrided <= 3);
+    } finally {
+      addon.setPrimitiveCacheCapacity(before);
+    }
   });
 
   describe('bad input', () => {
-    it('the wrapper rejects short buffers with a RangeError', () => {
+    it('the addon itself throws (does not crash) on short buffers, wrong types and bad values', () => {
+      const addon = loadNativeAddon() as unknown as Record<string, (args: unknown) => unknown>;
       const f = new Float32Array(4);
+      const mm = {
+        a: f,
+        b: f,
+        c: f,
+        m: 4,
+        n: 4,
+        k: 4,
+        transA: false,
+        transB: false,
+        batch: 1,
+        strideA: 0,
+        strideB: 0,
+        strideC: 0,
+        alpha: 1,
+        beta: 0,
+        bias: null,
+      };
+      assert.throws(() => addon.matmul(mm), /needs at least/);
+      assert.throws(
+        () => addon.matmul({ ...mm, m: 2, n: 2, k: 2, batch: 3, strideA: 4, strideB: 4, strideC: 4 }),
+        /needs at least/,
+      );
+      assert.throws(() => addon.matmul({ ...mm, m: -1 }), /non-negative integer/);
+      assert.throws(() => addon.matmul({ ...mm, m: 1.5 }), /non-negative integer/);
+      assert.throws(() => addon.matmul(f), /argument object|must be/);
+      assert.throws(() => addon.softmax({ x: f, y: f, rows: 3, cols: 3, log: false }), /needs at least/);
       assert.throws(
         () =>
-          N().matmul({
-            a: f,
-            b: f,
-            c: f,
-            m: 4,
-            n: 4,
+          addon.layerNorm({
+            x: f,
+            gamma: null,
+            beta: null,
+            y: f,
+            mean: f,
+            rstd: f,
+            rows: 1,
+            cols: 4,
+            eps: 1e-5,
+            addend: f,
+            addendRows: 2,
+          }),
+        /needs at least/,
+      );
+      assert.throws(() => addon.unary({ op: 'exp', x: new Float32Array(2), out: f }), /needs at least/);
+      assert.throws(() => addon.unary({ op: 'cosh', x: f, out: f }), /unknown op 'cosh'/);
+      assert.throws(
+        () => addon.binary({ op: 'add', a: f, aStrides: [2], b: f, bStrides: [1], out: f, shape: [4] }),
+        /too short/,
+      );
+      assert.throws(
+        () =>
+          addon.stridedCopy({
+            src: f,
+            srcOffset: 2,
+            srcStrides: [1],
+            dst: f,
+            dstOffset: 0,
+            dstStrides: [1],
+            shape: [3],
+            accumulate: false,
+          }),
+        /too short/,
+      );
+      assert.throws(
+        () => addon.gatherRows({ x: f, idx: new Int32Array([0, 5]), out: new Float32Array(2), width: 1 }),
+        /index out of range/,
+      );
+      assert.throws(
+        () => addon.scatterAddRows({ dy: f, idx: new Int32Array([-1]), dx: f, width: 1 }),
+        /index out of range/,
+      );
+      assert.throws(
+        () =>
+          addon.im2col({
+            x: f,
+            cols: f,
+            channels: 1,
+            height: 2,
+            width: 2,
+            kernelH: 3,
+            kernelW: 3,
+            stride: 1,
+            pad: 1,
+            outH: 2,
+            outW: 2,
+          }),
+        /needs at least/,
+      );
+      assert.throws(
+        () =>
+          addon.adamw({
+            param: f,
+            grad: new Float32Array(3),
+            expAvg: f,
+            expAvgSq: f,
+            lr: 1,
+            beta1: 0.9,
+            beta2: 0.99,
+            eps: 1e-8,
+            weightDecay: 0,
+            step: 1,
+          }),
+        /needs at least/,
+      );
+      assert.throws(() => addon.dropoutMask({ seed: -1, p: 0.5, mask: f }), /uint32/);
+      assert.throws(() => addon.unary({ op: 'exp', x: [1, 2], out: f }), /Float32Array/);
+      assert.throws(
+        () => addon.gatherRows({ x: f, idx: new Float32Array(1), out: f, width: 1 }),
+        /Int32Array/,
+      );
+      const view = { data: f, offset: 0, strides: [0, 0, 4, 1] };
+      assert.throws(
+        () =>
+          addon.matmulStrided({
+            a: view,
+            b: view,
+            c: view,
+            batch: [1, 1],
+            m: 3,
+            n: 3,
             k: 4,
-            transA: false,
-            transB: false,
-            batch: 1,
-            strideA: 0,
-            strideB: 0,
-            strideC: 0,
             alpha: 1,
             beta: 0,
           }),
-        RangeError,
+        /needs at least/,
       );
-      assert.throws(() => N().unary('exp', f, new Float32Array(5)), RangeError);
-      assert.throws(() => N().softmax(f, f, 2, 3, false), RangeError);
-      assert.throws(() => N().layerNorm(f, null, null, f, f, f, 2, 4, 1e-5), RangeError);
-      assert.throws(
-        () => N().binary('add', { data: f, strides: [1] }, { data: f, strides: [1] }, f, [5]),
-        RangeError,
-      );
-      assert.throws(() => N().stridedCopy(f, 2, [1], f, 0, [1], [3], false), RangeError);
     });
 
-    it('the addon itself throws (does not crash) on short or wrong buffers', () => {
-      const addon = loadNativeAddon();
-      assert.ok(addon);
+    it('the dispatcher rejects bad calls in TypeScript, naming the kernel and the argument', () => {
       const f = new Float32Array(4);
-      assert.throws(
-        () => addon.matmul(f, f, f, 4, 4, 4, false, false, 1, 0, 0, 0, 1, 0, null),
-        /needs at least/,
+      const call = (fn: () => unknown, re: RegExp): void => {
+        assert.throws(fn, (e: Error) => e.name === 'KernelArgumentError' && re.test(e.message));
+      };
+      call(
+        () => dispatch.matmul({ a: f, b: f, c: f, m: 4, n: 4, k: 4 }),
+        /kernel matmul: argument 'a' has 4 elements, needs at least 16/,
       );
-      assert.throws(
-        () => addon.matmul(f, f, f, 2, 2, 2, false, false, 3, 4, 4, 4, 1, 0, null),
-        /needs at least/,
+      call(
+        () => dispatch.matmul({ a: new Int32Array(16) as never, b: f, c: f, m: 2, n: 2, k: 2 }),
+        /kernel matmul: argument 'a' must be f32 \(float32\), got a i32 array/,
       );
-      assert.throws(() => addon.softmax(f, f, 3, 3, false), /needs at least/);
-      assert.throws(() => addon.layerNorm(f, null, null, f, f, f, 1, 4, 1e-5, f, 2), /needs at least/);
-      assert.throws(() => addon.unary(1, new Float32Array(2), f), /needs at least/);
-      assert.throws(() => addon.unary(99, f, f), /unknown op/);
-      assert.throws(() => addon.binary(0, f, f, f, new Float64Array([1, 4, 2, 1])), /too short/);
-      assert.throws(() => addon.stridedCopy(f, f, new Float64Array([1, 0, 3, 2, 1, 1]), false), /too short/);
-      assert.throws(
-        () => addon.gatherRows(f, new Int32Array([0, 5]), new Float32Array(2), 1),
-        /index out of range/,
+      call(
+        () => dispatch.unary({ op: 'exp', x: f, out: new Float32Array(5) }),
+        /kernel unary: 'x' has 4 elements, 'out' 5/,
       );
-      assert.throws(() => addon.scatterAddRows(f, new Int32Array([-1]), f, 1), /index out of range/);
-      assert.throws(() => addon.im2col(f, f, 1, 2, 2, 3, 3, 1, 1, 2, 2), /needs at least/);
-      assert.throws(() => addon.maxPool2d(f, f, new Int32Array(1), 1, 2, 2, 2, 1, 0, 1, 2), /needs at least/);
-      assert.throws(
-        () => addon.adamw(f, new Float32Array(3), f, f, 1, 0.9, 0.99, 1e-8, 0, 1),
-        /needs at least/,
+      call(
+        () => dispatch.unary({ op: 'cosh' as never, x: f, out: f }),
+        /kernel unary: argument 'op' must be one of neg, exp/,
       );
-      assert.throws(() => addon.reduceSum(f, f, 1, 5, 1), /needs at least/);
-      assert.throws(() => addon.dropoutMask(-1, 0.5, f), /uint32/);
-      // Wrong types.
-      assert.throws(() => addon.unary(1, [1, 2] as unknown as Float32Array, f), /Float32Array/);
-      assert.throws(
-        () => addon.gatherRows(f, new Float32Array(1) as unknown as Int32Array, f, 1),
-        /Int32Array/,
+      call(
+        () => dispatch.softmax({ x: f, y: f, rows: 2, cols: 2.5 }),
+        /kernel softmax: argument 'cols' must be an integer/,
       );
-      assert.throws(
-        () => addon.matmul(f, f, f, -1, 1, 1, false, false, 1, 0, 0, 0, 1, 0, null),
-        /non-negative integer/,
+      call(
+        () => dispatch.layerNorm({ x: f, y: f, mean: f, rstd: f, rows: 2, cols: 4, eps: 1e-5 }),
+        /kernel layerNorm: argument 'x' has 4 elements, needs at least 8/,
       );
-      assert.throws(
-        () => addon.matmul(f, f, f, 1.5, 1, 1, false, false, 1, 0, 0, 0, 1, 0, null),
-        /non-negative integer/,
+      call(
+        () => dispatch.binary({ op: 'add', a: f, aStrides: [1], b: f, bStrides: [1], out: f, shape: [5] }),
+        /kernel binary: a \(4 elements\) is too short/,
       );
+      call(
+        () =>
+          dispatch.stridedCopy({
+            src: f,
+            srcOffset: 2,
+            srcStrides: [1],
+            dst: f,
+            dstStrides: [1],
+            shape: [3],
+          }),
+        /kernel stridedCopy: src .* too short/,
+      );
+      call(
+        () => dispatch.gatherRows({ x: f, idx: new Int32Array([0, 9]), out: new Float32Array(2), width: 1 }),
+        /kernel gatherRows: 'idx\[1\]' is 9, outside \[0, 4\)/,
+      );
+      call(
+        () => dispatch.dropoutMask({ seed: 2 ** 33, p: 0.5, mask: f }),
+        /kernel dropoutMask: 'seed' must be a 32-bit/,
+      );
+      call(
+        () =>
+          dispatch.matmulStrided({
+            a: { data: f, offset: 0, strides: [0, 0, 4, 1] },
+            b: { data: f, offset: 0, strides: [0, 0, 1, 1] },
+            c: { data: f, offset: 0, strides: [0, 0, 1, 1] },
+            batch: [1],
+            m: 1,
+            n: 1,
+            k: 1,
+          }),
+        /'batch' must be two sizes/,
+      );
+      // A disposed tensor and a tensor of the wrong dtype.
+      const t = Tensor.fromData(new Float32Array(4), [4]);
+      t.dispose();
+      call(
+        () => dispatch.unary({ op: 'exp', x: t, out: f }),
+        /kernel unary: argument 'x' is a disposed tensor/,
+      );
+      const ints = Tensor.fromData(new Int32Array(4), [4]);
+      call(
+        () => dispatch.sumSquares({ x: ints }),
+        /kernel sumSquares: argument 'x' must be f32 \(float32\), got a int32 tensor/,
+      );
+      ints.dispose();
     });
+  });
+});
+
+describe('native addon loading', () => {
+  it('names what an addon built from other sources lacks', () => {
+    const kernels = Object.fromEntries(KERNEL_NAMES.map((n) => [n, () => undefined]));
+    const signatures = Object.fromEntries(KERNEL_NAMES.map((n) => [n, Object.keys(KERNELS[n].fields)]));
+    const enums = {
+      unaryOp: [...KERNELS.unary.fields.op.values],
+      binaryOp: [...KERNELS.binary.fields.op.values],
+    };
+    assert.equal(addonMismatch({ ...kernels, signatures, enums } as never), null);
+    const partial = Object.fromEntries(Object.entries(kernels).filter(([n]) => n !== 'softmax'));
+    assert.match(addonMismatch({ ...partial, signatures, enums } as never) ?? '', /no 'softmax' kernel/);
+    const oldFields = { ...signatures, matmul: ['a', 'b', 'c', 'meta'] };
+    assert.match(
+      addonMismatch({ ...kernels, signatures: oldFields, enums } as never) ?? '',
+      /'matmul' kernel reads \[a, b, c, meta\]/,
+    );
+    assert.match(
+      addonMismatch({ ...kernels, signatures, enums: { ...enums, unaryOp: ['neg'] } } as never) ?? '',
+      /'unaryOp' table lacks exp/,
+    );
+  });
+
+  it('refuses a stale addon at load with a message to rebuild, even without LAPE_BACKEND', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lape-stale-addon-'));
+    try {
+      // An addon of an older lape: positional kernels, no signatures.
+      const fake = path.join(dir, 'lape_native.cjs');
+      writeFileSync(
+        fake,
+        `module.exports = { info: () => ({ threads: 1, dnnlVersion: '2.6.0', isa: 'x' }), setThreads() {}, matmul() {}, softmax() {} };\n`,
+      );
+      const registry = new URL('../registry.ts', import.meta.url).pathname;
+      const script = `import(${JSON.stringify(registry)}).then((r) => { try { r.getBackend(); console.log('loaded'); } catch (e) { console.log('ERROR ' + e.message); } });`;
+      const env = { ...process.env, LAPE_NATIVE_ADDON: fake, LAPE_BACKEND: '' };
+      const res = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', env });
+      assert.match(
+        res.stdout,
+        /^ERROR lape: .*lape_native\.cjs was built from other sources than this lape: its 'matmul' kernel reads \[\]/m,
+        res.stdout + res.stderr,
+      );
+      assert.match(res.stdout, /npm rebuild lape/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,18 +1,19 @@
 /**
  * Micro benchmark of the native kernels, next to PyTorch's CPU kernels for the same work.
  *
- *   node --import tsx native/bench-kernels.ts [--quick] [--no-torch] [--threads N]
+ *   npm run bench:kernels -- [--quick] [--no-torch] [--threads N] [--json]
  *
- * Prints sgemm 1024^3 GFLOP/s, the call overhead of tiny ops (microseconds), and forward/backward
- * times of the ViT-sized element-wise kernels (batch 128, 65 tokens, dim 256, 4 heads, MLP 512):
- * layerNorm [8320, 256], softmax [33280, 65], gelu [8320, 512], add [8320, 256] (best of N calls). The PyTorch numbers
- * come from `/usr/bin/python3` (torch.set_num_threads to the same thread count) with the aten kernels
- * a training step calls (outputs allocated per call, as in training).
+ * Prints sgemm 1024^3 GFLOP/s, the call overhead of tiny kernels through the checked dispatcher
+ * (microseconds), and forward/backward times of the ViT-sized element-wise kernels (batch 128, 65
+ * tokens, dim 256, 4 heads, MLP 512): layerNorm [8320, 256], softmax [33280, 65], gelu [8320, 512],
+ * add [8320, 256] (best of N calls). The PyTorch numbers come from `/usr/bin/python3`
+ * (torch.set_num_threads to the same thread count) with the aten kernels a training step calls.
  */
 import { spawnSync } from 'node:child_process';
 
-import { jsBackend } from '../src/backend/js/index.js';
-import { createNativeBackend, loadNativeAddon, nativeInfo } from '../src/backend/native/native_backend.js';
+import { dispatch } from '../src/backend/dispatch.js';
+import { loadNativeAddon, nativeInfo } from '../src/backend/native/native_backend.js';
+import { numThreads, setBackend, setNumThreads } from '../src/backend/registry.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -20,14 +21,14 @@ const withTorch = !argv.includes('--no-torch');
 const tIdx = argv.indexOf('--threads');
 
 const addon = loadNativeAddon();
-const nb = createNativeBackend(jsBackend);
-if (!addon || !nb) {
-  console.error(`native backend unavailable: ${nativeInfo().reason}`);
+const info = nativeInfo();
+if (!addon || !info.available) {
+  console.error(`native backend unavailable: ${info.available ? '' : info.reason}`);
   process.exit(1);
 }
-if (tIdx >= 0) addon.setThreads(Number(argv[tIdx + 1]));
-const info = nativeInfo();
-const threads = info.threads;
+setBackend('native');
+if (tIdx >= 0) setNumThreads(Number(argv[tIdx + 1]));
+const threads = numThreads();
 
 function rand(n: number, lo = -1, hi = 1): Float32Array {
   const a = new Float32Array(n);
@@ -60,7 +61,6 @@ function overhead(fn: () => void, calls = 200000): number {
   return Number(process.hrtime.bigint() - t0) / 1e3 / calls;
 }
 
-const native = nb;
 const results: Record<string, number> = {};
 
 // ---- sgemm -----------------------------------------------------------------------------------------
@@ -69,23 +69,8 @@ const results: Record<string, number> = {};
   const a = rand(n * n);
   const b = rand(n * n);
   const c = new Float32Array(n * n);
-  const args = {
-    a,
-    b,
-    c,
-    m: n,
-    n,
-    k: n,
-    transA: false,
-    transB: false,
-    batch: 1,
-    strideA: 0,
-    strideB: 0,
-    strideC: 0,
-    alpha: 1,
-    beta: 0,
-  };
-  const fn = () => native.matmul(args);
+  const args = { a, b, c, m: n, n, k: n };
+  const fn = (): void => dispatch.matmul(args);
   for (let i = 0; i < 3; i++) fn();
   let best = Infinity;
   for (let i = 0; i < (quick ? 10 : 30); i++) {
@@ -95,7 +80,7 @@ const results: Record<string, number> = {};
   }
   results.sgemm_gflops = (2 * n * n * n) / best / 1e9;
   console.log(
-    `oneDNN ${info.dnnlVersion}, ${threads} threads, matmul impl: ${addon.matmulImpl(n, n, n, false, false, 1, 0, 0, 0, 1, 0, false)}`,
+    `oneDNN ${info.info.dnnlVersion} (${info.info.isa}), ${threads} threads, matmul impl: ${addon.matmulImpl({ ...args, transA: false, transB: false, batch: 1, strideA: 0, strideB: 0, strideC: 0, alpha: 1, beta: 0, bias: null })}`,
   );
 }
 
@@ -103,33 +88,21 @@ const results: Record<string, number> = {};
 {
   const t4 = new Float32Array(4);
   const o4 = new Float32Array(4);
-  const shape = [4];
-  const st = { data: t4, strides: [1] };
-  const mm = {
-    a: t4,
-    b: t4,
-    c: o4,
-    m: 2,
-    n: 2,
-    k: 2,
-    transA: false,
-    transB: false,
-    batch: 1,
-    strideA: 0,
-    strideB: 0,
-    strideC: 0,
-    alpha: 1,
-    beta: 0,
-  };
-  results.overhead_addon_noop_us = overhead(() => addon.noop(t4));
-  results.overhead_unary_neg4_us = overhead(() => native.unary('neg', t4, o4));
-  results.overhead_unary_exp4_us = overhead(() => native.unary('exp', t4, o4));
-  results.overhead_binary_add4_us = overhead(() => native.binary('add', st, st, o4, shape));
-  results.overhead_matmul_2x2_us = overhead(() => native.matmul(mm), 100000);
-  results.overhead_layernorm_1x4_us = overhead(() =>
-    native.layerNorm(t4, null, null, o4, o4, o4, 1, 4, 1e-5),
+  const flat = { aStrides: [1], bStrides: [1], shape: [4] };
+  results.overhead_addon_noop_us = overhead(() => addon.noop({ x: t4 }));
+  results.overhead_unary_neg4_us = overhead(() => dispatch.unary({ op: 'neg', x: t4, out: o4 }));
+  results.overhead_unary_exp4_us = overhead(() => dispatch.unary({ op: 'exp', x: t4, out: o4 }));
+  results.overhead_binary_add4_us = overhead(() =>
+    dispatch.binary({ op: 'add', a: t4, b: t4, out: o4, ...flat }),
   );
-  results.overhead_softmax_1x4_us = overhead(() => native.softmax(t4, o4, 1, 4, false));
+  results.overhead_matmul_2x2_us = overhead(
+    () => dispatch.matmul({ a: t4, b: t4, c: o4, m: 2, n: 2, k: 2 }),
+    100000,
+  );
+  results.overhead_layernorm_1x4_us = overhead(() =>
+    dispatch.layerNorm({ x: t4, y: o4, mean: o4, rstd: o4, rows: 1, cols: 4, eps: 1e-5 }),
+  );
+  results.overhead_softmax_1x4_us = overhead(() => dispatch.softmax({ x: t4, y: o4, rows: 1, cols: 4 }));
 }
 
 // ---- ViT-sized element-wise kernels ------------------------------------------------------------------
@@ -145,49 +118,42 @@ const SC = 65;
   const y = new Float32Array(R * D);
   const mean = new Float32Array(R);
   const rstd = new Float32Array(R);
-  const variance = new Float32Array(R);
   const dy = rand(R * D);
   const dx = new Float32Array(R * D);
-  const dg = new Float32Array(D);
-  const db = new Float32Array(D);
-  results.layernorm_fwd_ms = time(() => native.layerNorm(x, gamma, beta, y, mean, rstd, R, D, 1e-6));
-  results.layernorm_bwd_ms = time(() => native.layerNormBackward(x, gamma, mean, rstd, dy, dx, dg, db, R, D));
-  const pe = { data: rand(65 * D), rows: 65 };
-  results.layernorm_fwd_addend_ms = time(() =>
-    native.layerNorm(x, gamma, beta, y, mean, rstd, R, D, 1e-6, pe),
+  const ln = { x, gamma, beta, y, mean, rstd, rows: R, cols: D, eps: 1e-6 };
+  results.layernorm_fwd_ms = time(() => dispatch.layerNorm(ln));
+  results.layernorm_bwd_ms = time(() =>
+    dispatch.layerNormBackward({
+      x,
+      gamma,
+      mean,
+      rstd,
+      dy,
+      dx,
+      dgamma: rand(D),
+      dbeta: rand(D),
+      rows: R,
+      cols: D,
+    }),
   );
-  results.onednn_layernorm_fwd_ms = time(() =>
-    addon.layerNormDnnl(x, gamma, beta, y, mean, variance, R, D, 1e-6),
-  );
-  results.onednn_layernorm_bwd_ms = time(() =>
-    addon.layerNormBackwardDnnl(x, gamma, mean, variance, dy, dx, dg, db, R, D, 1e-6),
-  );
+  const addend = rand(65 * D);
+  results.layernorm_fwd_addend_ms = time(() => dispatch.layerNorm({ ...ln, addend, addendRows: 65 }));
 }
 {
   const x = rand(SR * SC, -5, 5);
   const y = new Float32Array(SR * SC);
   const dy = rand(SR * SC);
   const dx = new Float32Array(SR * SC);
-  results.softmax_fwd_ms = time(() => native.softmax(x, y, SR, SC, false));
-  results.softmax_bwd_ms = time(() => native.softmaxBackward(y, dy, dx, SR, SC, false));
-  const a = addon as unknown as Record<string, (...args: unknown[]) => void>;
-  if (typeof a.softmaxDnnl === 'function') {
-    results.onednn_softmax_fwd_ms = time(() => a.softmaxDnnl(x, y, SR, SC, false));
-    results.onednn_softmax_bwd_ms = time(() => a.softmaxBackwardDnnl(y, dy, dx, SR, SC, false));
-  }
+  results.softmax_fwd_ms = time(() => dispatch.softmax({ x, y, rows: SR, cols: SC }));
+  results.softmax_bwd_ms = time(() => dispatch.softmaxBackward({ y, dy, dx, rows: SR, cols: SC }));
 }
 {
   const x = rand(R * H, -4, 4);
   const y = new Float32Array(R * H);
   const dy = rand(R * H);
   const dx = new Float32Array(R * H);
-  results.gelu_fwd_ms = time(() => native.unary('gelu', x, y));
-  results.gelu_bwd_ms = time(() => native.unaryBackward('gelu', x, y, dy, dx));
-  const a = addon as unknown as Record<string, (...args: unknown[]) => void>;
-  if (typeof a.geluDnnl === 'function') {
-    results.onednn_gelu_fwd_ms = time(() => a.geluDnnl(x, y));
-    results.onednn_gelu_bwd_ms = time(() => a.geluBackwardDnnl(x, dy, dx));
-  }
+  results.gelu_fwd_ms = time(() => dispatch.unary({ op: 'gelu', x, out: y }));
+  results.gelu_bwd_ms = time(() => dispatch.unaryBackward({ op: 'gelu', x, y, dy, dx }));
 }
 {
   const a = rand(R * D);
@@ -195,13 +161,20 @@ const SC = 65;
   const bias = rand(D);
   const out = new Float32Array(R * D);
   const shape = [R, D];
-  const sa = { data: a, strides: [D, 1] };
-  results.add_ms = time(() => native.binary('add', sa, { data: b, strides: [D, 1] }, out, shape));
-  results.add_bias_ms = time(() => native.binary('add', sa, { data: bias, strides: [0, 1] }, out, shape));
+  results.add_ms = time(() =>
+    dispatch.binary({ op: 'add', a, aStrides: [D, 1], b, bStrides: [D, 1], out, shape }),
+  );
+  results.add_bias_ms = time(() =>
+    dispatch.binary({ op: 'add', a, aStrides: [D, 1], b: bias, bStrides: [0, 1], out, shape }),
+  );
   // "backward" of add: the gradient passes through (a copy) and the bias gradient is a column sum.
-  results.add_bwd_copy_ms = time(() => native.stridedCopy(a, 0, [D, 1], out, 0, [D, 1], shape, false));
+  results.add_bwd_copy_ms = time(() =>
+    dispatch.stridedCopy({ src: a, srcStrides: [D, 1], dst: out, dstStrides: [D, 1], shape }),
+  );
   const colsum = new Float32Array(D);
-  results.add_bias_bwd_reduce_ms = time(() => native.reduceSum(a, colsum, 1, R, D));
+  results.add_bias_bwd_reduce_ms = time(() =>
+    dispatch.reduceSum({ x: a, out: colsum, outer: 1, r: R, inner: D }),
+  );
 }
 // ---- ViT matmuls (forward shapes) -------------------------------------------------------------------
 {
@@ -209,46 +182,15 @@ const SC = 65;
   const w = rand(3 * D * D);
   const bqkv = rand(3 * D);
   const out = new Float32Array(R * 3 * D);
-  const fl = (ms: number, f: number) => f / ms / 1e6;
-  const qkv = () =>
-    native.matmul({
-      a: x,
-      b: w,
-      c: out,
-      m: R,
-      n: 3 * D,
-      k: D,
-      transA: false,
-      transB: true,
-      batch: 1,
-      strideA: 0,
-      strideB: 0,
-      strideC: 0,
-      alpha: 1,
-      beta: 0,
-      bias: bqkv,
-    });
-  const tq = time(qkv);
+  const fl = (ms: number, f: number): number => f / ms / 1e6;
+  const tq = time(() =>
+    dispatch.matmul({ a: x, b: w, c: out, m: R, n: 3 * D, k: D, transB: true, bias: bqkv }),
+  );
   results.matmul_qkv_fwd_ms = tq;
   results.matmul_qkv_fwd_gflops = fl(tq, 2 * R * 3 * D * D);
   const dW = new Float32Array(3 * D * D);
   const tw = time(() =>
-    native.matmul({
-      a: out,
-      b: x,
-      c: dW,
-      m: 3 * D,
-      n: D,
-      k: R,
-      transA: true,
-      transB: false,
-      batch: 1,
-      strideA: 0,
-      strideB: 0,
-      strideC: 0,
-      alpha: 1,
-      beta: 1,
-    }),
+    dispatch.matmul({ a: out, b: x, c: dW, m: 3 * D, n: D, k: R, transA: true, beta: 1 }),
   );
   results.matmul_qkv_dW_ms = tw;
   results.matmul_qkv_dW_gflops = fl(tw, 2 * R * 3 * D * D);
@@ -256,24 +198,17 @@ const SC = 65;
   const q = rand(B * 65 * 64);
   const k = rand(B * 65 * 64);
   const s = new Float32Array(B * 65 * 65);
-  const ta = time(() =>
-    native.matmul({
-      a: q,
-      b: k,
-      c: s,
-      m: 65,
-      n: 65,
-      k: 64,
-      transA: false,
-      transB: true,
-      batch: B,
-      strideA: 65 * 64,
-      strideB: 65 * 64,
-      strideC: 65 * 65,
-      alpha: 0.125,
-      beta: 0,
-    }),
-  );
+  const batched = {
+    m: 65,
+    n: 65,
+    k: 64,
+    transB: true,
+    batch: B,
+    strideA: 65 * 64,
+    strideB: 65 * 64,
+    strideC: 65 * 65,
+  };
+  const ta = time(() => dispatch.matmul({ a: q, b: k, c: s, ...batched, alpha: 0.125 }));
   results.matmul_attn_qk_ms = ta;
   results.matmul_attn_qk_gflops = fl(ta, 2 * B * 65 * 65 * 64);
 }
@@ -353,7 +288,7 @@ console.log(
 );
 const rows: [string, string, number, string?][] = [
   ['sgemm 1024^3 (GFLOP/s, higher is better)', 'sgemm_gflops', 1],
-  ['call overhead: addon no-op (us)', 'overhead_addon_noop_us', 3],
+  ['call overhead: addon no-op, unchecked (us)', 'overhead_addon_noop_us', 3],
   ['call overhead: unary neg, 4 elements (us)', 'overhead_unary_neg4_us', 3, 'overhead_neg4_us'],
   ['call overhead: unary exp, 4 elements (us)', 'overhead_unary_exp4_us', 3],
   ['call overhead: binary add, 4 elements (us)', 'overhead_binary_add4_us', 3, 'overhead_add4_us'],
@@ -362,17 +297,11 @@ const rows: [string, string, number, string?][] = [
   ['call overhead: softmax 1x4 (us)', 'overhead_softmax_1x4_us', 3],
   ['layerNorm fwd [8320,256] (ms)', 'layernorm_fwd_ms', 3],
   ['layerNorm fwd + LaPE addend (ms)', 'layernorm_fwd_addend_ms', 3, 'layernorm_fwd_ms'],
-  ['  oneDNN layer_normalization fwd (ms)', 'onednn_layernorm_fwd_ms', 3, 'layernorm_fwd_ms'],
   ['layerNorm bwd [8320,256] (ms)', 'layernorm_bwd_ms', 3],
-  ['  oneDNN layer_normalization bwd (ms)', 'onednn_layernorm_bwd_ms', 3, 'layernorm_bwd_ms'],
   ['softmax fwd [33280,65] (ms)', 'softmax_fwd_ms', 3],
-  ['  oneDNN softmax_v2 fwd (ms)', 'onednn_softmax_fwd_ms', 3, 'softmax_fwd_ms'],
   ['softmax bwd [33280,65] (ms)', 'softmax_bwd_ms', 3],
-  ['  oneDNN softmax_v2 bwd (ms)', 'onednn_softmax_bwd_ms', 3, 'softmax_bwd_ms'],
   ['gelu fwd [8320,512] (ms)', 'gelu_fwd_ms', 3],
-  ['  oneDNN eltwise gelu_erf fwd (ms)', 'onednn_gelu_fwd_ms', 3, 'gelu_fwd_ms'],
   ['gelu bwd [8320,512] (ms)', 'gelu_bwd_ms', 3],
-  ['  oneDNN eltwise gelu_erf bwd (ms)', 'onednn_gelu_bwd_ms', 3, 'gelu_bwd_ms'],
   ['add [8320,256] + [8320,256] (ms)', 'add_ms', 3],
   ['add [8320,256] + bias [256] (ms)', 'add_bias_ms', 3],
   ['add bwd: gradient copy [8320,256] (ms)', 'add_bwd_copy_ms', 3],
