@@ -24,6 +24,7 @@ import { readStateDict } from '../../src/io/pth.js';
 import { configFromFlat, createModel, type ModelOverrides } from '../../src/models/registry.js';
 import { VisionTransformer } from '../../src/models/vision_transformer.js';
 import { exportWeights, loadWeights } from '../../src/models/weights.js';
+import { saveCheckpoint } from '../../src/models/checkpoint.js';
 import { bceWithLogits } from '../../src/ops/bce_with_logits.js';
 import { memoryInfo, tidy } from '../../src/tensor/memory.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -280,6 +281,22 @@ describe('lape export: safetensors and bad input', () => {
     const again = new VisionTransformer(configFromFlat(entry.config));
     loadWeights(again, tensors, { strict: true });
     again.dispose();
+  });
+
+  it('a checkpoint saved by lape exports with no model flags (the checkpoint names its model)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lape-own-'));
+    const model = createModel('lape_fmnist', { join: 'LaPE-shared', depth: 1, numClasses: 4 }, { seed: 3 });
+    saveCheckpoint(join(dir, 'ck.pth'), model);
+    const out = join(dir, 'model.onnx');
+    assert.equal(await lapeInProcess(['export', '--resume', join(dir, 'ck.pth'), '--output', out]), 0);
+    const session = await ort.InferenceSession.create(out);
+    const x = randTensor([3, 1, 28, 28], new Rng(1), 2).keep();
+    const want = noGrad(() => tidy(() => Float32Array.from(model.eval().forward(x).logits.data)));
+    const got = await runOnnx(session, Float32Array.from(x.data), [3, 1, 28, 28]);
+    assert.deepEqual(got.dims, [3, 4]);
+    assertClose(got.data as Float32Array, want, 1e-4, 0, 'lape-saved checkpoint');
+    x.dispose();
+    model.dispose();
   });
 
   it('names a bad --opset, an --opset without ONNX, and a missing --format', () => {
