@@ -129,6 +129,7 @@ export type { ColormapSpec } from './viz/colormap.js';
 // Studies: a grid of trainings with statistics.
 export { runStudy, type RunStudyOptions, type StudyReport, type RunFilter } from './study/run.js';
 export { loadStudyConfig, type StudyConfig } from './study/config.js';
+export { summarize as summarizeStudy, type StudySummary } from './study/summary.js';
 
 // Export to other runtimes.
 export {

@@ -67,7 +67,7 @@ interface RawOp {
 }
 
 /** Runs `forward` on a zero input of `shape` and records every op, resolving where each input comes from. */
-function record(
+function traceOnce(
   model: Module,
   shape: readonly number[],
   forward: (x: Tensor) => Tensor,
@@ -140,8 +140,8 @@ export function traceForward(
   forward: (x: Tensor) => Tensor,
 ): Trace {
   const [batchA, batchB] = [2, 3];
-  const a = record(model, [batchA, ...sampleShape], forward);
-  const b = record(model, [batchB, ...sampleShape], forward);
+  const a = traceOnce(model, [batchA, ...sampleShape], forward);
+  const b = traceOnce(model, [batchB, ...sampleShape], forward);
   if (a.ops.length !== b.ops.length)
     throw new TraceError(
       `the forward pass runs ${a.ops.length} ops at batch ${batchA} and ${b.ops.length} at batch ${batchB}`,
