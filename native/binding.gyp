@@ -7,6 +7,7 @@
         "src/dnnl_common.cc",
         "src/matmul.cc",
         "src/matmul_strided.cc",
+        "src/cast.cc",
         "src/eltwise.cc",
         "src/binary.cc",
         "src/reduce.cc",

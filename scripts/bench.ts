@@ -1,22 +1,31 @@
 /**
- * `npm run bench`: lape's speed side by side with PyTorch in the same run and environment.
+ * `npm run bench`: lape's speed side by side with PyTorch in the same run and environment, written to
+ * `docs/bench/<date>-<host>.json` (schema and workflow: docs/bench/README.md; `npm run bench:table`
+ * renders the README's speed section from it).
  *
- *   sgemm      1024^3 float32 matmul, GFLOP/s (best of N)
- *   encoder    forward + backward of 7 pre-norm encoder layers (65 tokens, dim 256, 4 heads, MLP 512,
- *              batch 128), ms (median)
- *   vit_lite   ViT-Lite-7/4 training step (batch 128: forward, cross-entropy, backward, AdamW), LaPE and
- *              basic join, ms and images/s
- *   deit_tiny  DeiT-Tiny 224 inference, batch 64, no grad, images/s
- *   ort_deit_tiny  the same model exported by lape to ONNX, in onnxruntime-node (scripts/bench/ort.ts)
- *   data       Fashion-MNIST training images/s with the lape_fmnist model fed by the augmenting loader
- *              (2 workers, RandAugment-free DeiT small-image transform + mixup/cutmix)
- *   data_memory  the same loop fed from memory (lape only: PyTorch has no equivalent here)
+ * Rows (ROWS below; PyTorch's twin of a row has the same id in scripts/bench_torch.py):
+ *   sgemm           1024^3 float32 matmul, GFLOP/s (best of N)
+ *   encoder         forward + backward of 7 pre-norm encoder layers (65 tokens, dim 256, 4 heads, MLP 512,
+ *                   batch 128), ms (median)
+ *   vit_lite_LaPE   ViT-Lite-7/4 training step (batch 128: forward, cross-entropy, backward, AdamW), LaPE
+ *   vit_lite_basic  and basic join, ms (median)
+ *   deit_tiny       DeiT-Tiny 224 inference, batch 64, no grad, images/s
+ *   ort_deit_tiny   the same model exported by lape to ONNX, in onnxruntime-node (scripts/bench/ort.ts); lape only
+ *   data_loader     Fashion-MNIST training images/s with the lape_fmnist model fed by the augmenting loader
+ *                   (2 workers, RandAugment-free DeiT small-image transform + mixup/cutmix); lape only
+ *   data_memory     the same loop fed from memory; lape only
  *
- * Each benchmark runs in its own process so its peak RSS is its own. The PyTorch side is
- * scripts/bench_torch.py under /usr/bin/python3 (skipped with a note when torch is missing).
- * Flags: --json (one object), --quick (fewer iterations), --only a,b.
+ * Each group of rows runs in its own process so its peak RSS is its own. PyTorch (scripts/bench_torch.py
+ * under /usr/bin/python3) is measured at 1 thread and at one thread per core; each row is compared with
+ * PyTorch's faster setting. Environment variables are left as they are and recorded.
+ * Flags: --quick (fewer iterations), --only a,b (groups: sgemm, encoder, vit_lite, deit_tiny,
+ * ort_deit_tiny, data, data_memory), --out FILE (default docs/bench/<date>-<host>.json; with --quick a file in the temporary
+ * directory), --json (print the record on stdout instead of the table).
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, hostname, platform, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backward, noGrad } from '../src/autograd/tape.js';
 import { dispatch } from '../src/backend/dispatch.js';
@@ -35,26 +44,98 @@ import { Rng } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { trainStep, type StepContext } from '../src/train/step.js';
 import { trainTransform } from '../src/train/data.js';
-import { benchOrtDeitTiny } from './bench/ort.js';
 import { defaultTrainConfig } from '../src/train/config.js';
+import { renderSection, type BenchResult, type BenchRow, type Measurement } from './bench-report.js';
+import { benchOrtDeitTiny } from './bench/ort.js';
 
-type Result = Record<string, number | string | boolean>;
-const BENCHES = [
-  'sgemm',
-  'encoder',
-  'vit_lite',
-  'deit_tiny',
-  'ort_deit_tiny',
-  'data',
-  'data_memory',
-] as const;
-type BenchName = (typeof BENCHES)[number];
+/** A group of rows measured in one child process. */
+const GROUPS = ['sgemm', 'encoder', 'vit_lite', 'deit_tiny', 'ort_deit_tiny', 'data', 'data_memory'] as const;
+type Group = (typeof GROUPS)[number];
+
+interface RowSpec {
+  id: string;
+  group: Group;
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  /** Whether scripts/bench_torch.py measures the same work under the same id. */
+  torch: boolean;
+}
+
+/** The table, in order. A new row: its spec here, its measurement in its group's function below. */
+const ROWS: readonly RowSpec[] = [
+  { id: 'sgemm', group: 'sgemm', label: 'sgemm 1024^3', unit: 'GFLOP/s', better: 'higher', torch: true },
+  {
+    id: 'encoder',
+    group: 'encoder',
+    label: '7-layer encoder fwd+bwd (B128)',
+    unit: 'ms',
+    better: 'lower',
+    torch: true,
+  },
+  {
+    id: 'vit_lite_LaPE',
+    group: 'vit_lite',
+    label: 'ViT-Lite-7/4 LaPE train step (B128)',
+    unit: 'ms',
+    better: 'lower',
+    torch: true,
+  },
+  {
+    id: 'vit_lite_basic',
+    group: 'vit_lite',
+    label: 'ViT-Lite-7/4 basic train step (B128)',
+    unit: 'ms',
+    better: 'lower',
+    torch: true,
+  },
+  {
+    id: 'deit_tiny',
+    group: 'deit_tiny',
+    label: 'DeiT-Tiny inference (B64)',
+    unit: 'img/s',
+    better: 'higher',
+    torch: true,
+  },
+  {
+    id: 'ort_deit_tiny',
+    group: 'ort_deit_tiny',
+    label: "DeiT-Tiny in onnxruntime-node, lape's ONNX export (B64)",
+    unit: 'img/s',
+    better: 'higher',
+    torch: false,
+  },
+  {
+    id: 'data_loader',
+    group: 'data',
+    label: 'Fashion-MNIST training, augmenting loader',
+    unit: 'img/s',
+    better: 'higher',
+    torch: false,
+  },
+  {
+    id: 'data_memory',
+    group: 'data_memory',
+    label: 'Fashion-MNIST training, from memory',
+    unit: 'img/s',
+    better: 'higher',
+    torch: false,
+  },
+];
+
+/** A group's measurements by row id (the child adds its peak RSS). */
+type GroupResult = Record<string, Measurement>;
 
 const argv = process.argv.slice(2);
+const flag = (name: string): string | undefined =>
+  argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined;
 const quick = argv.includes('--quick');
 const json = argv.includes('--json');
-const onlyArg = argv[argv.indexOf('--only') + 1];
-const only = (argv.includes('--only') ? onlyArg.split(',') : [...BENCHES]) as BenchName[];
+const only = (flag('--only')?.split(',') ?? [...GROUPS]) as Group[];
+for (const g of only)
+  if (!GROUPS.includes(g))
+    throw new Error(`--only: unknown benchmark '${g}'; choose from ${GROUPS.join(', ')}`);
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -75,17 +156,17 @@ function timed(fn: () => void, warmup: number, iters: number): number[] {
 
 const heavy = quick ? { warmup: 1, iters: 1 } : { warmup: 1, iters: 5 };
 
-function benchSgemm(): Result {
+function benchSgemm(): GroupResult {
   const n = 1024;
   const a = randNormal([n, n]);
   const b = randNormal([n, n]);
   const c = Tensor.empty([n, n]);
   const call = (): void => dispatch.matmul({ a, b, c, m: n, n, k: n });
   const times = timed(call, 3, quick ? 5 : 20);
-  return { sgemm_gflops: (2 * n ** 3) / (Math.min(...times) / 1e3) / 1e9 };
+  return { sgemm: { value: (2 * n ** 3) / (Math.min(...times) / 1e3) / 1e9, iters: times.length } };
 }
 
-function benchEncoder(): Result {
+function benchEncoder(): GroupResult {
   const rng = new Rng(0);
   const blocks = Array.from(
     { length: 7 },
@@ -102,7 +183,7 @@ function benchEncoder(): Result {
           dropPath: 0,
           normEps: 1e-6,
           style: 'prenorm',
-          peNorm: false,
+          peNorm: null,
         },
         rng,
       ),
@@ -122,7 +203,7 @@ function benchEncoder(): Result {
       backward(y, gy);
     });
   };
-  return { encoder_ms: median(timed(step, heavy.warmup, heavy.iters)) };
+  return { encoder: { value: median(timed(step, heavy.warmup, heavy.iters)), iters: heavy.iters } };
 }
 
 /** A training step with plain cross-entropy: no distillation, clipping or EMA. */
@@ -135,6 +216,7 @@ function plainStepContext(model: VisionTransformer, optimizer: AdamW, smoothing:
     teacher: null,
     clipGrad: null,
     ema: null,
+    amp: false,
   };
 }
 
@@ -169,20 +251,22 @@ function vitLiteStep(join: 'LaPE' | 'basic'): number {
   return ms;
 }
 
-function benchVitLite(): Result {
-  const lape = vitLiteStep('LaPE');
-  const basic = vitLiteStep('basic');
-  return { vit_lite_step_ms: lape, vit_lite_ips: (128 * 1000) / lape, vit_lite_step_basic_ms: basic };
+function benchVitLite(): GroupResult {
+  return {
+    vit_lite_LaPE: { value: vitLiteStep('LaPE'), iters: heavy.iters },
+    vit_lite_basic: { value: vitLiteStep('basic'), iters: heavy.iters },
+  };
 }
 
-function benchDeitTiny(): Result {
+function benchDeitTiny(): GroupResult {
   const model = createModel('deit_tiny_patch16_224', {}, { seed: 0 }).eval();
   const x = randNormal([64, 3, 224, 224]).keep();
-  const ms = median(timed(() => noGrad(() => tidy(() => void model.forward(x))), 1, quick ? 1 : 5));
-  return { deit_tiny_infer_ips: (64 * 1000) / ms };
+  const iters = quick ? 1 : 5;
+  const ms = median(timed(() => noGrad(() => tidy(() => void model.forward(x))), 1, iters));
+  return { deit_tiny: { value: (64 * 1000) / ms, iters } };
 }
 
-async function benchData(): Promise<Result> {
+async function benchData(): Promise<GroupResult> {
   const cfg = defaultTrainConfig();
   cfg.data.kind = 'fashion-mnist';
   const source = await openDataset({ kind: 'fashion-mnist', split: 'train' });
@@ -218,11 +302,11 @@ async function benchData(): Promise<Result> {
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) trainStep(ctx, await next());
   const fed = (steps * 128 * 1000) / (performance.now() - t0);
-  return { data_loader_ips: fed };
+  return { data_loader: { value: fed, iters: steps } };
 }
 
 /** The same loop fed from memory: one batch of the loader's shape, copied per step as the loader's are. */
-function benchDataMemory(): Result {
+function benchDataMemory(): GroupResult {
   const ctx = fmnistStepContext();
   const rng = new Rng(3);
   const images = rng.fillNormal(new Float32Array(128 * 28 * 28));
@@ -237,170 +321,193 @@ function benchDataMemory(): Result {
       steps,
     ),
   );
-  return { data_memory_ips: (128 * 1000) / ms };
+  return { data_memory: { value: (128 * 1000) / ms, iters: steps } };
 }
 
-async function child(name: BenchName): Promise<void> {
-  const runs: Record<BenchName, () => Result | Promise<Result>> = {
+async function child(name: Group): Promise<void> {
+  const runs: Record<Group, () => GroupResult | Promise<GroupResult>> = {
     sgemm: benchSgemm,
     encoder: benchEncoder,
     vit_lite: benchVitLite,
     deit_tiny: benchDeitTiny,
-    ort_deit_tiny: () => benchOrtDeitTiny({ iters: quick ? 1 : 5 }),
+    ort_deit_tiny: async () => {
+      const r = await benchOrtDeitTiny({ iters: quick ? 1 : 5 });
+      return { ort_deit_tiny: { value: r.ort_deit_tiny_infer_ips, iters: quick ? 1 : 5 } };
+    },
     data: benchData,
     data_memory: benchDataMemory,
   };
   const r = await runs[name]();
-  r[`${name}_rss_mb`] = process.resourceUsage().maxRSS / 1024;
+  const rssMiB = process.resourceUsage().maxRSS / 1024;
+  for (const m of Object.values(r)) m.rssMiB = rssMiB;
   process.stdout.write(`${JSON.stringify(r)}\n`, () => process.exit(0));
 }
 
-function runChild(name: BenchName): Result {
+/** The last JSON line a child printed, or null. */
+function lastJson(stdout: string | null): unknown {
+  const line = (stdout ?? '')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
+  return line ? JSON.parse(line) : null;
+}
+
+function runChild(name: Group): GroupResult | string {
   const self = fileURLToPath(import.meta.url);
   const p = spawnSync(
     process.execPath,
     ['--import', 'tsx', self, '--child', name, ...(quick ? ['--quick'] : [])],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const line = p.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .pop();
-  if (p.status !== 0 || !line) return { [`${name}_error`]: `exit code ${p.status}` };
-  return JSON.parse(line) as Result;
+  const r = lastJson(p.stdout);
+  return p.status === 0 && r ? (r as GroupResult) : `lape ${name}: exit code ${p.status}`;
 }
 
-function runTorch(): Result {
-  const torchNames = only.filter((n) => n !== 'data' && n !== 'data_memory' && n !== 'ort_deit_tiny');
-  if (torchNames.length === 0) return {};
+interface TorchResult {
+  version: string | null;
+  defaultThreads: number | null;
+  blas: BenchResult['versions']['blas'];
+  runs: Record<string, Record<string, Measurement>>;
+  errors: Record<string, Record<string, string>>;
+}
+
+function runTorch(threads: number[]): TorchResult | string {
+  const groups = [...new Set(ROWS.filter((r) => r.torch && only.includes(r.group)).map((r) => r.group))];
+  if (groups.length === 0) return 'no PyTorch rows selected';
   const script = fileURLToPath(new URL('./bench_torch.py', import.meta.url));
   const p = spawnSync(
     '/usr/bin/python3',
-    [script, '--only', torchNames.join(','), ...(quick ? ['--quick'] : [])],
+    [script, '--only', groups.join(','), '--threads', threads.join(','), ...(quick ? ['--quick'] : [])],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const line = p.stdout
-    ?.split('\n')
-    .filter((l) => l.startsWith('{'))
-    .pop();
-  if (p.status !== 0 || !line)
-    return {
-      torch_error: `PyTorch side unavailable (/usr/bin/python3 with torch; exit ${p.status ?? p.error?.message})`,
-    };
-  return JSON.parse(line) as Result;
+  const r = lastJson(p.stdout);
+  if (p.status !== 0 || !r)
+    return `PyTorch side unavailable (/usr/bin/python3 with torch; exit ${p.status ?? p.error?.message})`;
+  return r as TorchResult;
 }
 
-function table(r: Result): string {
-  const num = (k: string): number | undefined => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
-  const rows: [string, string, string, string, string][] = [
-    ['benchmark', 'lape', 'PyTorch', 'speed-up', 'peak RSS lape / torch (MiB)'],
-  ];
-  const add = (
-    label: string,
-    ours: string,
-    theirs: string,
-    higherBetter: boolean,
-    rss: string,
-    unit: string,
-  ): void => {
-    const a = num(ours);
-    const b = num(theirs);
-    const ratio = a !== undefined && b !== undefined ? (higherBetter ? a / b : b / a) : undefined;
-    const rssA = num(`${rss}_rss_mb`);
-    const rssB = num(`torch_${rss}_rss_mb`);
-    rows.push([
-      label,
-      a !== undefined ? `${a.toFixed(1)} ${unit}` : '-',
-      b !== undefined ? `${b.toFixed(1)} ${unit}` : '-',
-      ratio !== undefined ? `${ratio.toFixed(2)}x` : '-',
-      `${rssA?.toFixed(0) ?? '-'} / ${rssB?.toFixed(0) ?? '-'}`,
-    ]);
-  };
-  add('sgemm 1024^3', 'sgemm_gflops', 'torch_sgemm_gflops', true, 'sgemm', 'GFLOP/s');
-  add('7-layer encoder fwd+bwd (B128)', 'encoder_ms', 'torch_encoder_ms', false, 'encoder', 'ms');
-  add(
-    'ViT-Lite-7/4 LaPE train step (B128)',
-    'vit_lite_step_ms',
-    'torch_vit_lite_step_ms',
-    false,
-    'vit_lite',
-    'ms',
-  );
-  add(
-    'ViT-Lite-7/4 basic train step (B128)',
-    'vit_lite_step_basic_ms',
-    'torch_vit_lite_step_basic_ms',
-    false,
-    'vit_lite',
-    'ms',
-  );
-  add(
-    'DeiT-Tiny inference (B64)',
-    'deit_tiny_infer_ips',
-    'torch_deit_tiny_infer_ips',
-    true,
-    'deit_tiny',
-    'img/s',
-  );
-  add(
-    'DeiT-Tiny in onnxruntime-node, lape export (B64)',
-    'ort_deit_tiny_infer_ips',
-    'torch_deit_tiny_infer_ips',
-    true,
-    'ort_deit_tiny',
-    'img/s',
-  );
-  const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const lines = rows.map((row) => row.map((c, i) => c.padEnd(w[i])).join('  '));
-  const lape = num('vit_lite_step_ms');
-  const basic = num('vit_lite_step_basic_ms');
-  if (lape !== undefined && basic !== undefined)
-    lines.push(`LaPE overhead over basic (ViT-Lite step): ${(100 * (lape / basic - 1)).toFixed(1)}%`);
-  const tl = num('torch_vit_lite_step_ms');
-  const tb = num('torch_vit_lite_step_basic_ms');
-  if (tl !== undefined && tb !== undefined)
-    lines.push(`PyTorch's LaPE overhead over basic: ${(100 * (tl / tb - 1)).toFixed(1)}%`);
-  const ortIps = num('ort_deit_tiny_infer_ips');
-  const lapeIps = num('deit_tiny_infer_ips');
-  if (ortIps !== undefined && lapeIps !== undefined)
-    lines.push(
-      `DeiT-Tiny inference: lape ${lapeIps.toFixed(1)} img/s, onnxruntime-node ${r.ort_version} on lape's export ${ortIps.toFixed(1)} img/s (${r.ort_threads} threads; lape/onnxruntime ${(lapeIps / ortIps).toFixed(2)}x)`,
-    );
-  const fed = num('data_loader_ips');
-  const mem = num('data_memory_ips');
-  if (fed !== undefined && mem !== undefined) {
-    lines.push(
-      `training fed by the augmenting loader: ${fed.toFixed(0)} img/s vs from memory ${mem.toFixed(0)} img/s (${((100 * fed) / mem).toFixed(0)}%)`,
-    );
+/** CPU extensions that decide which kernels run (from /proc/cpuinfo; empty elsewhere). */
+function isaFlags(): string[] {
+  const wanted = ['sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni'];
+  wanted.push('avx512_bf16', 'avx512_fp16', 'avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8', 'sve', 'asimd');
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => /^(flags|Features)\s*:/.test(l));
+    const have = new Set((line?.split(':')[1] ?? '').trim().split(/\s+/));
+    return wanted.filter((f) => have.has(f));
+  } catch {
+    return [];
   }
-  return lines.join('\n');
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1].trim();
+  } catch {
+    // not Linux: fall through
+  }
+  return cpus()[0]?.model.trim() ?? 'unknown';
+}
+
+function gitDescribe(): string | null {
+  const p = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8' });
+  return p.status === 0 ? p.stdout.trim() : null;
+}
+
+/** Variables that change kernel choices or thread counts; recorded, never set. */
+const ENV_VARS = [
+  'OMP_NUM_THREADS',
+  'OPENBLAS_NUM_THREADS',
+  'OPENBLAS_CORETYPE',
+  'OPENBLAS_L2_SIZE',
+  'MKL_NUM_THREADS',
+  'DNNL_MAX_CPU_ISA',
+  'LAPE_BACKEND',
+  'LAPE_NUM_THREADS',
+];
+
+function defaultOut(date: string): string {
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
+  const name = `${date.slice(0, 10)}-${host}.json`;
+  return quick ? join(tmpdir(), `lape-bench-quick-${name}`) : join(root, 'docs', 'bench', name);
 }
 
 async function main(): Promise<void> {
   if (argv.includes('--child')) {
-    await child(argv[argv.indexOf('--child') + 1] as BenchName);
+    await child(flag('--child') as Group);
     return;
   }
+  const cores = availableParallelism();
   const info = nativeInfo();
-  const result: Result = {
-    backend: getBackend().name,
-    lape_threads: numThreads(),
-    dnnl: info.available ? info.info.dnnlVersion : '',
-    quick,
-  };
-  for (const name of only) {
-    if (!BENCHES.includes(name))
-      throw new Error(`--only: unknown benchmark '${name}'; choose from ${BENCHES.join(', ')}`);
-    process.stderr.write(`lape: ${name}...\n`);
-    Object.assign(result, runChild(name));
+  const errors: string[] = [];
+  const measured = new Map<string, Measurement>();
+  for (const group of only) {
+    process.stderr.write(`lape: ${group}...\n`);
+    const r = runChild(group);
+    if (typeof r === 'string') errors.push(r);
+    else for (const [id, m] of Object.entries(r)) measured.set(id, m);
   }
-  process.stderr.write('PyTorch: running scripts/bench_torch.py...\n');
-  Object.assign(result, runTorch());
-  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  const threads = [...new Set([1, cores])];
+  process.stderr.write(`PyTorch: scripts/bench_torch.py at ${threads.join(' and ')} thread(s)...\n`);
+  const torch = runTorch(threads);
+  if (typeof torch === 'string') errors.push(torch);
   else
-    process.stdout.write(
-      `lape: backend ${result.backend} (oneDNN ${result.dnnl || 'n/a'}, ${result.lape_threads} threads); PyTorch ${result.torch_version ?? 'n/a'} (${result.threads ?? '?'} threads, BLAS ${result.torch_blas ?? '?'})\n${table(result)}\n`,
-    );
+    for (const [t, failed] of Object.entries(torch.errors))
+      for (const [id, e] of Object.entries(failed)) errors.push(`PyTorch ${id} at ${t} thread(s): ${e}`);
+
+  const rows: BenchRow[] = ROWS.filter((r) => only.includes(r.group)).map((spec) => ({
+    id: spec.id,
+    label: spec.label,
+    unit: spec.unit,
+    better: spec.better,
+    lape: measured.get(spec.id) ?? null,
+    torch:
+      spec.torch && typeof torch !== 'string'
+        ? Object.fromEntries(
+            Object.entries(torch.runs).flatMap(([t, byId]) => (byId[spec.id] ? [[t, byId[spec.id]]] : [])),
+          )
+        : null,
+  }));
+  const date = new Date().toISOString();
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const result: BenchResult = {
+    schema: 1,
+    date,
+    quick,
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+    machine: {
+      host: hostname(),
+      cpu: cpuModel(),
+      cores,
+      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      isa: isaFlags(),
+      os: `${platform()} ${release()}`,
+    },
+    versions: {
+      node: process.version,
+      lape: pkg.version,
+      commit: gitDescribe(),
+      oneDNN: info.available ? info.info.dnnlVersion : null,
+      torch: typeof torch === 'string' ? null : torch.version,
+      blas: typeof torch === 'string' ? null : torch.blas,
+    },
+    env: Object.fromEntries(ENV_VARS.map((k) => [k, process.env[k] ?? null])),
+    lape: { backend: getBackend().name, threads: numThreads() },
+    torch: typeof torch === 'string' ? null : { threads, defaultThreads: torch.defaultThreads },
+    rows,
+    errors,
+  };
+  const out = flag('--out') ?? defaultOut(date);
+  if (!existsSync(dirname(out))) mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  const shown = relative(root, out).startsWith('..') ? out : relative(root, out);
+  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else process.stdout.write(`${renderSection({ file: shown, result })}\n`);
+  process.stderr.write(
+    `wrote ${shown}${quick ? ' (--quick: not for the README)' : '; `npm run bench:table` puts it in README.md'}\n`,
+  );
 }
 
 await main();

@@ -1,24 +1,26 @@
 #!/usr/bin/python3
 """PyTorch side of `npm run bench`: prints ONE JSON object on stdout.
 
-Benchmarks (each runs in its own subprocess so that its peak RSS can be reported):
-  sgemm     torch_sgemm_gflops          1024^3 float32 matmul, best of N after warmup
-  encoder   torch_encoder_ms            forward + backward of 7 pre-norm encoder layers (docs/model-spec.md
-                                        block: LayerNorm eps 1e-6, qkv with bias, softmax attention, proj,
-                                        exact-GELU MLP), tokens 65, dim 256, heads 4, MLP 512, batch 128;
-                                        median
-  vit_lite  torch_vit_lite_step_ms      vit_lite_7_4 (reference model, LaPE join), batch 128, 32x32x3,
-            torch_vit_lite_step_basic_ms  10 classes: forward, cross-entropy, backward, AdamW step; median
-                                        (and the same with the basic join)
-  deit_tiny torch_deit_tiny_infer_ips   deit_tiny_patch16_224 eval, no_grad, batch 64, images/s (median)
+Each benchmark runs in its own subprocess (so that its peak RSS is its own), once per thread setting
+(`torch.set_num_threads(t)` for each t of --threads; default 1 and the number of cores), and reports
+one table row keyed by the same id as lape's row (scripts/bench.ts):
 
-Also: torch_<bench>_rss_mb (ru_maxrss of that benchmark's process), torch_<bench>_iters,
-torch_version, threads (torch.get_num_threads()), torch_blas (the BLAS library torch's matmul uses),
-torch_bench_wall_s. Thread settings and OPENBLAS_* / OMP_* variables are left as they are (use
---threads to call torch.set_num_threads in the benchmark processes).
+  sgemm            1024^3 float32 matmul, GFLOP/s, best of N after warmup
+  encoder          forward + backward of 7 pre-norm encoder layers (docs/model-spec.md block: LayerNorm
+                   eps 1e-6, qkv with bias, softmax attention, proj, exact-GELU MLP), tokens 65, dim 256,
+                   heads 4, MLP 512, batch 128; ms, median
+  vit_lite_LaPE    vit_lite_7_4 (reference model, LaPE join), batch 128, 32x32x3, 10 classes: forward,
+  vit_lite_basic   cross-entropy, backward, AdamW step; ms, median (and the same with the basic join)
+  deit_tiny        deit_tiny_patch16_224 eval, no_grad, batch 64; images/s from the median
+
+Output: {"version", "defaultThreads" (torch.get_num_threads() untouched), "blas" (the BLAS library
+torch's matmul maps, and OpenBLAS's own config string and thread count when it is OpenBLAS), "quick",
+"wallS", "runs": {"<threads>": {"<row id>": {"value", "iters", "rssMiB"}}}, "errors": {...}}.
+OPENBLAS_* / OMP_* variables are left as they are: OpenBLAS keeps its own threads whatever
+torch.set_num_threads says.
 
 Usage: /usr/bin/python3 scripts/bench_torch.py [--only sgemm,encoder,vit_lite,deit_tiny] [--quick]
-                                                [--iters N] [--warmup N] [--threads N]
+                                                [--threads 1,N] [--iters N] [--warmup N]
 Defaults: sgemm warmup 2, best of 5..20 (10 s budget); the other benchmarks warmup 1, median of 3..7
 (60 s budget); --quick: sgemm best of 2..3, the others a single timed iteration after 1 warmup.
 """
@@ -40,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 GROUPS = {
     "sgemm": ["sgemm"],
     "encoder": ["encoder"],
-    "vit_lite": ["vit_lite", "vit_lite_basic"],
+    "vit_lite": ["vit_lite_LaPE", "vit_lite_basic"],
     "deit_tiny": ["deit_tiny"],
 }
 
@@ -94,7 +96,7 @@ def bench_sgemm(quick: bool) -> Dict[str, object]:
     b = torch.randn(n, n, generator=g)
     c = torch.empty(n, n)
     times = _timed(lambda: torch.mm(a, b, out=c), **_iters(quick, heavy=False))
-    return {"torch_sgemm_gflops": 2.0 * n**3 / min(times) / 1e9, "torch_sgemm_iters": len(times)}
+    return {"value": 2.0 * n**3 / min(times) / 1e9, "iters": len(times)}
 
 
 def bench_encoder(quick: bool) -> Dict[str, object]:
@@ -128,7 +130,7 @@ def bench_encoder(quick: bool) -> Dict[str, object]:
         y.backward(gy)
 
     times = _timed(step, **_iters(quick, heavy=True))
-    return {"torch_encoder_ms": statistics.median(times) * 1e3, "torch_encoder_iters": len(times)}
+    return {"value": statistics.median(times) * 1e3, "iters": len(times)}
 
 
 def _vit_lite(join: str, quick: bool) -> Tuple[float, int]:
@@ -155,14 +157,14 @@ def _vit_lite(join: str, quick: bool) -> Tuple[float, int]:
     return statistics.median(times) * 1e3, len(times)
 
 
-def bench_vit_lite(quick: bool) -> Dict[str, object]:
+def bench_vit_lite_lape(quick: bool) -> Dict[str, object]:
     ms, n = _vit_lite("LaPE", quick)
-    return {"torch_vit_lite_step_ms": ms, "torch_vit_lite_iters": n}
+    return {"value": ms, "iters": n}
 
 
 def bench_vit_lite_basic(quick: bool) -> Dict[str, object]:
     ms, n = _vit_lite("basic", quick)
-    return {"torch_vit_lite_step_basic_ms": ms, "torch_vit_lite_basic_iters": n}
+    return {"value": ms, "iters": n}
 
 
 def bench_deit_tiny(quick: bool) -> Dict[str, object]:
@@ -180,26 +182,42 @@ def bench_deit_tiny(quick: bool) -> Dict[str, object]:
             model(x)
 
     times = _timed(infer, **_iters(quick, heavy=True))
-    return {"torch_deit_tiny_infer_ips": 64.0 / statistics.median(times), "torch_deit_tiny_iters": len(times)}
+    return {"value": 64.0 / statistics.median(times), "iters": len(times)}
 
 
+# row id -> benchmark body
 BENCHES = {
     "sgemm": bench_sgemm,
     "encoder": bench_encoder,
-    "vit_lite": bench_vit_lite,
+    "vit_lite_LaPE": bench_vit_lite_lape,
     "vit_lite_basic": bench_vit_lite_basic,
     "deit_tiny": bench_deit_tiny,
 }
 
 
-def _blas_library() -> str:
-    """Path of the BLAS shared library mapped into this process (after a matmul has run)."""
+def _blas() -> Dict[str, object]:
+    """The BLAS library mapped into this process (after a matmul has run), and OpenBLAS's own report."""
+    import ctypes
+
+    info: Dict[str, object] = {"library": "unknown", "config": None, "threads": None}
     try:
         with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
-        return ",".join(sorted(os.path.realpath(p) for p in libs)) or "unknown"
+            libs = sorted({os.path.realpath(line.split()[-1]) for line in f if "blas" in line.lower() and "/" in line})
     except OSError:
-        return "unknown"
+        return info
+    if libs:
+        info["library"] = ",".join(libs)
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+            get_config = lib.openblas_get_config
+        except (OSError, AttributeError):
+            continue
+        get_config.restype = ctypes.c_char_p
+        info["config"] = get_config().decode()
+        info["threads"] = int(lib.openblas_get_num_threads())
+        break
+    return info
 
 
 def child(name: str, quick: bool, threads: int, iters: int, warmup: int) -> None:
@@ -209,31 +227,37 @@ def child(name: str, quick: bool, threads: int, iters: int, warmup: int) -> None
         OVERRIDE["iters"] = iters
     if warmup >= 0:
         OVERRIDE["warmup"] = warmup
-
+    default_threads = torch.get_num_threads()
     if threads > 0:
         torch.set_num_threads(threads)
-    out = BENCHES[name](quick)
-    out = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}
+    out = dict(BENCHES[name](quick))
+    out["value"] = round(float(out["value"]), 3)
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    out[f"torch_{name}_rss_mb"] = round(rss_kb / 1024.0, 1)
-    out["_threads"] = torch.get_num_threads()
-    out["_version"] = torch.__version__
+    out["rssMiB"] = round(rss_kb / 1024.0, 1)
+    meta = {"threads": torch.get_num_threads(), "defaultThreads": default_threads, "version": torch.__version__}
     if name == "sgemm":
-        out["_blas"] = _blas_library()
-    print(json.dumps(out), flush=True)
+        meta["blas"] = _blas()
+    print(json.dumps({"row": out, "meta": meta}), flush=True)
+
+
+def default_threads() -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return ",".join(str(t) for t in sorted({1, cores}))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=",".join(GROUPS), help="comma list of: " + ",".join(GROUPS))
     ap.add_argument("--quick", action="store_true", help="fewer iterations")
-    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads(N) in each benchmark (0: leave)")
+    ap.add_argument("--threads", default=default_threads(),
+                    help="comma list of torch.set_num_threads settings (default: 1 and the number of cores)")
     ap.add_argument("--iters", type=int, default=0, help="timed iterations per benchmark (0: default)")
     ap.add_argument("--warmup", type=int, default=-1, help="warmup iterations per benchmark (-1: default)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-threads", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.quick, args.threads, args.iters, args.warmup)
+        child(args.child, args.quick, args.child_threads, args.iters, args.warmup)
         return
 
     names: List[str] = []
@@ -241,37 +265,49 @@ def main() -> None:
         if g not in GROUPS:
             ap.error(f"unknown benchmark {g!r}; choose from {', '.join(GROUPS)}")
         names += GROUPS[g]
+    try:
+        settings = [int(t) for t in args.threads.split(",") if t.strip()]
+    except ValueError:
+        ap.error(f"--threads must be a comma list of positive integers, got {args.threads!r}")
+    if not settings or min(settings) < 1:
+        ap.error(f"--threads must be a comma list of positive integers, got {args.threads!r}")
 
     t0 = time.perf_counter()
-    result: Dict[str, object] = {}
-    meta: Dict[str, object] = {}
-    for name in names:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--threads", str(args.threads),
-               "--iters", str(args.iters), "--warmup", str(args.warmup)]
-        if args.quick:
-            cmd.append("--quick")
-        t1 = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        if proc.returncode != 0:
-            result[f"torch_{name}_error"] = f"exit code {proc.returncode}"
-            continue
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        data = json.loads(lines[-1])
-        for k, v in data.items():
-            (meta if k.startswith("_") else result)[k] = v
-        print(f"bench_torch: {name} done in {time.perf_counter() - t1:.1f} s", file=sys.stderr)
-
-    if "_version" not in meta:
+    result: Dict[str, object] = {"version": None, "defaultThreads": None, "blas": None}
+    runs: Dict[str, Dict[str, object]] = {}
+    errors: Dict[str, Dict[str, str]] = {}
+    for threads in settings:
+        rows: Dict[str, object] = {}
+        for name in names:
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--child-threads", str(threads),
+                   "--iters", str(args.iters), "--warmup", str(args.warmup)]
+            if args.quick:
+                cmd.append("--quick")
+            t1 = time.perf_counter()
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            if proc.returncode != 0 or not lines:
+                errors.setdefault(str(threads), {})[name] = f"exit code {proc.returncode}"
+                continue
+            data = json.loads(lines[-1])
+            rows[name] = data["row"]
+            meta = data["meta"]
+            result["version"] = meta["version"]
+            result["defaultThreads"] = meta["defaultThreads"]
+            if "blas" in meta:
+                result["blas"] = meta["blas"]
+            print(f"bench_torch: {name} at {threads} thread(s) done in {time.perf_counter() - t1:.1f} s",
+                  file=sys.stderr)
+        runs[str(threads)] = rows
+    if result["version"] is None:
         import torch
 
-        meta["_version"] = torch.__version__
-        meta["_threads"] = torch.get_num_threads()
-    result["torch_version"] = meta["_version"]
-    result["threads"] = meta["_threads"]
-    if "_blas" in meta:
-        result["torch_blas"] = meta["_blas"]
+        result["version"] = torch.__version__
+        result["defaultThreads"] = torch.get_num_threads()
     result["quick"] = bool(args.quick)
-    result["torch_bench_wall_s"] = round(time.perf_counter() - t0, 1)
+    result["runs"] = runs
+    result["errors"] = errors
+    result["wallS"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(result))
 
 

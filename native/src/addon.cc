@@ -80,6 +80,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   LAPE_EXPORT(env, exports, "setPrimitiveCacheCapacity", SetPrimitiveCacheCapacity);
   InitMatmul(env, exports);
   InitMatmulStrided(env, exports);
+  InitCast(env, exports);
   InitEltwise(env, exports);
   InitBinary(env, exports);
   InitReduce(env, exports);

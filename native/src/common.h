@@ -46,6 +46,19 @@ struct View {
   explicit operator bool() const { return data != nullptr || len > 0; }
 };
 
+/** Element types of floating-point buffers: float32, or bfloat16 (the upper half of a float32). */
+enum class Float { F32, BF16 };
+inline size_t sizeOf(Float t) { return t == Float::F32 ? 4 : 2; }
+
+/** A Float32Array or a Uint16Array holding bfloat16. */
+struct FloatBuf {
+  void* data = nullptr;
+  i64 len = 0;
+  Float type = Float::F32;
+  /** The address of element i. */
+  void* at(i64 i) const { return static_cast<char*>(data) + i * static_cast<i64>(sizeOf(type)); }
+};
+
 /**
  * The named fields of one kernel call. Every kernel takes a single argument object whose fields are
  * declared in src/backend/kernels.ts; the TypeScript dispatcher has checked them already, and these
@@ -78,6 +91,8 @@ class Fields {
     return nullish(v) ? View<int32_t>{} : typed<int32_t>(v, name, napi_int32_array, "Int32Array");
   }
   bool has(const char* name) const { return !nullish(get(name)); }
+  /** A float32 (Float32Array) or bfloat16 (Uint16Array) buffer. */
+  FloatBuf floating(const char* name) const { return floatingOf(get(name), name); }
 
   double num(const char* name) const { return numberOf(get(name), name); }
   /** A non-negative integer below 2^48. */
@@ -104,7 +119,7 @@ class Fields {
 
   /** A strided matrix operand {data, offset, strides[4]} (see MatrixView in src/backend/kernel.ts). */
   struct MatrixView {
-    View<float> data;
+    FloatBuf data;
     i64 offset = 0;
     i64 strides[4] = {0, 0, 0, 0};
   };
@@ -114,7 +129,7 @@ class Fields {
     if (napi_typeof(env_, o, &t) != napi_ok || t != napi_object) fail(where() + name + " must be a matrix view");
     MatrixView mv;
     const std::string base = name;
-    mv.data = typed<float>(prop(o, "data", name), (base + ".data").c_str(), napi_float32_array, "Float32Array");
+    mv.data = floatingOf(prop(o, "data", name), (base + ".data").c_str());
     mv.offset = sizeOf(prop(o, "offset", name), (base + ".offset").c_str());
     if (intsOf(prop(o, "strides", name), (base + ".strides").c_str(), mv.strides, 4) != 4)
       fail(where() + name + ".strides must hold 4 integers");
@@ -161,6 +176,21 @@ class Fields {
     }
     return static_cast<int>(len);
   }
+  FloatBuf floatingOf(napi_value v, const char* name) const {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    bool isTyped = false;
+    if (napi_is_typedarray(env_, v, &isTyped) != napi_ok || !isTyped ||
+        napi_get_typedarray_info(env_, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+        (type != napi_float32_array && type != napi_uint16_array))
+      fail(where() + name + " must be a Float32Array or a Uint16Array (bfloat16)");
+    FloatBuf out;
+    out.data = data;
+    out.len = static_cast<i64>(length);
+    out.type = type == napi_float32_array ? Float::F32 : Float::BF16;
+    return out;
+  }
   template <class T>
   View<T> typed(napi_value v, const char* name, napi_typedarray_type want, const char* wantName) const {
     napi_typedarray_type type;
@@ -186,6 +216,11 @@ inline i64 mul(i64 a, i64 b, const Fields& f) {
   i64 r;
   if (__builtin_mul_overflow(a, b, &r) || r > (i64(1) << 62)) fail(f.where() + "size overflow");
   return r;
+}
+
+inline void need(const FloatBuf& v, i64 n, const char* name, const Fields& f) {
+  if (v.len < n)
+    fail(f.where() + name + " has " + std::to_string(v.len) + " elements, needs at least " + std::to_string(n));
 }
 
 template <class T>
@@ -332,6 +367,7 @@ class Scratch {
 
 // Family initialisers (one per source file).
 void InitMatmul(Napi::Env env, Napi::Object exports);
+void InitCast(Napi::Env env, Napi::Object exports);
 void InitMatmulStrided(Napi::Env env, Napi::Object exports);
 void InitEltwise(Napi::Env env, Napi::Object exports);
 void InitBinary(Napi::Env env, Napi::Object exports);

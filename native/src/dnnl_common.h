@@ -6,6 +6,8 @@
 
 #include <dnnl.hpp>
 
+#include "common.h"
+
 #include <cstddef>
 #include <functional>
 #include <list>
@@ -63,6 +65,11 @@ struct ScratchMem {
     return true;
   }
 };
+
+/** oneDNN's data type of a floating-point buffer. */
+inline dnnl::memory::data_type dataType(Float t) {
+  return t == Float::BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+}
 
 // ---- oneDNN 2.x / 3.x ---------------------------------------------------------------------------
 

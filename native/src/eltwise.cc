@@ -3,6 +3,7 @@
 // arithmetic ops, exp (vexp, ~1 ulp) and GELU (vphi: |error| < 2.5e-7; oneDNN's gelu_erf is off by up to
 // 2e-4 relative where GELU is small, and no faster). log, tanh and erf (none of them on a ViT's hot
 // path) use libm in double precision.
+#include "bf16.h"
 #include "common.h"
 #include "vmath.h"
 
@@ -47,10 +48,14 @@ inline float fwd(float x) {
   return x;
 }
 
-template <int OP>
-LAPE_CLONES void fwdChunk(const float* x, float* y, i64 n) {
+inline void store(float* p, float v) { *p = v; }
+inline void store(uint16_t* p, float v) { *p = toBf16(v); }
+
+/** Y is float, or uint16_t for a bfloat16 output (computed in float32, rounded on the store). */
+template <int OP, class Y>
+LAPE_CLONES void fwdChunk(const float* x, Y* y, i64 n) {
 #pragma omp simd
-  for (i64 i = 0; i < n; i++) y[i] = fwd<OP>(x[i]);
+  for (i64 i = 0; i < n; i++) store(y + i, fwd<OP>(x[i]));
 }
 
 template <int OP>
@@ -95,35 +100,24 @@ inline float scalarBwd(int op, float xf, float dyf) {
   }
 }
 
-template <int OP>
-void runFwd(const float* x, float* y, i64 n) {
-  parallelFor(n, kGrain, [&](i64 b, i64 e) { fwdChunk<OP>(x + b, y + b, e - b); });
+template <int OP, class Y>
+void runFwd(const float* x, Y* y, i64 n) {
+  parallelFor(n, kGrain, [&](i64 b, i64 e) { fwdChunk<OP, Y>(x + b, y + b, e - b); });
 }
 template <int OP>
 void runBwd(const float* x, const float* y, const float* dy, float* dx, i64 n) {
   parallelFor(n, kGrain, [&](i64 b, i64 e) { bwdChunk<OP>(x + b, y + b, dy + b, dx + b, e - b); });
 }
 
-void scalarForwardAll(int op, const float* x, float* y, i64 n) {
+template <class Y>
+void scalarForwardAll(int op, const float* x, Y* y, i64 n) {
   parallelFor(n, 2048, [&](i64 b, i64 e) {
-    for (i64 i = b; i < e; i++) y[i] = scalarFwd(op, x[i]);
-  });
-}
-void scalarBackwardAll(int op, const float* x, const float* dy, float* dx, i64 n) {
-  parallelFor(n, 2048, [&](i64 b, i64 e) {
-    for (i64 i = b; i < e; i++) dx[i] = scalarBwd(op, x[i], dy[i]);
+    for (i64 i = b; i < e; i++) store(y + i, scalarFwd(op, x[i]));
   });
 }
 
-napi_value Unary(napi_env env, napi_callback_info info) {
-  Fields f(env, info, "unary");
-  const int op = f.choice("op", kOpNames, NUM_OPS);
-  View<float> x = f.f32("x"), out = f.f32("out");
-  const i64 n = out.len;
-  need(x, n, "x", f);
-  if (n == 0) return nullptr;
-  const float* xp = x.data;
-  float* yp = out.data;
+template <class Y>
+void forwardAll(int op, const float* xp, Y* yp, i64 n) {
   switch (op) {
     case NEG: runFwd<NEG>(xp, yp, n); break;
     case EXP: runFwd<EXP>(xp, yp, n); break;
@@ -137,19 +131,39 @@ napi_value Unary(napi_env env, napi_callback_info info) {
     default:  // LOG, TANH, ERF
       scalarForwardAll(op, xp, yp, n);
   }
+}
+void scalarBackwardAll(int op, const float* x, const float* dy, float* dx, i64 n) {
+  parallelFor(n, 2048, [&](i64 b, i64 e) {
+    for (i64 i = b; i < e; i++) dx[i] = scalarBwd(op, x[i], dy[i]);
+  });
+}
+
+napi_value Unary(napi_env env, napi_callback_info info) {
+  Fields f(env, info, "unary");
+  const int op = f.choice("op", kOpNames, NUM_OPS);
+  View<float> x = f.f32("x");
+  const FloatBuf out = f.floating("out");
+  const i64 n = out.len;
+  need(x, n, "x", f);
+  if (n == 0) return nullptr;
+  if (out.type == Float::BF16) forwardAll(op, x.data, static_cast<uint16_t*>(out.data), n);
+  else forwardAll(op, x.data, static_cast<float*>(out.data), n);
   return nullptr;
 }
 
 napi_value UnaryBackward(napi_env env, napi_callback_info info) {
   Fields f(env, info, "unaryBackward");
   const int op = f.choice("op", kOpNames, NUM_OPS);
-  View<float> x = f.f32("x"), y = f.f32("y"), dy = f.f32("dy"), dx = f.f32("dx");
+  View<float> x = f.f32("x"), y = f.f32opt("y"), dy = f.f32("dy"), dx = f.f32("dx");
   const i64 n = dx.len;
   need(x, n, "x", f);
-  need(y, n, "y", f);
   need(dy, n, "dy", f);
+  const bool needsY = op == EXP || op == SQRT || op == RSQRT || op == TANH || op == RECIPROCAL;
+  if (needsY && !f.has("y")) fail(f.where() + "op '" + kOpNames[op] + "' needs its forward output y");
+  if (needsY) need(y, n, "y", f);
   if (n == 0) return nullptr;
-  const float *xp = x.data, *yp = y.data, *dyp = dy.data;
+  // The ops that do not need y never read it; they get x in its place so no loop touches null.
+  const float *xp = x.data, *yp = needsY ? y.data : x.data, *dyp = dy.data;
   float* dxp = dx.data;
   switch (op) {
     case NEG: runBwd<NEG>(xp, yp, dyp, dxp, n); break;

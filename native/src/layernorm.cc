@@ -2,20 +2,25 @@
 // `+ addend[row % addendRows]`) and backward. Own fused OpenMP kernels: one pass over a row in cache for
 // the statistics, one to write y; the backward pass produces dx row by row and reduces dgamma/dbeta
 // from per-thread double partials.
+#include "bf16.h"
 #include "common.h"
 #include "simd.h"
 
 namespace lape {
 namespace {
 
-template <bool G, bool B, bool ADD>
+inline void store(float* p, float v) { *p = v; }
+inline void store(uint16_t* p, float v) { *p = toBf16(v); }
+
+/** Y is float, or uint16_t for a bfloat16 output (computed in float32, rounded on the store). */
+template <bool G, bool B, bool ADD, class Y>
 LAPE_CLONES void lnForwardRows(const float* LAPE_RESTRICT x, const float* LAPE_RESTRICT gamma, const float* LAPE_RESTRICT beta,
-                               float* LAPE_RESTRICT y, float* LAPE_RESTRICT mean, float* LAPE_RESTRICT rstd, i64 r0, i64 r1,
+                               Y* LAPE_RESTRICT y, float* LAPE_RESTRICT mean, float* LAPE_RESTRICT rstd, i64 r0, i64 r1,
                                i64 cols, float eps, const float* LAPE_RESTRICT addend, i64 addRows) {
   const float invN = 1.0f / static_cast<float>(cols);
   for (i64 row = r0; row < r1; row++) {
     const float* LAPE_RESTRICT xr = x + row * cols;
-    float* LAPE_RESTRICT yr = y + row * cols;
+    Y* LAPE_RESTRICT yr = y + row * cols;
     // Two passes over the row (in L1): mean, then the biased variance around it.
     const float mu = simd::sum(xr, cols) * invN;
     const float v = simd::sumSqDev(xr, cols, mu);
@@ -29,7 +34,7 @@ LAPE_CLONES void lnForwardRows(const float* LAPE_RESTRICT x, const float* LAPE_R
       if constexpr (G) t = t * gamma[j];
       if constexpr (B) t = t + beta[j];
       if constexpr (ADD) t = t + ar[j];
-      yr[j] = t;
+      store(yr + j, t);
     }
   }
 }
@@ -81,25 +86,31 @@ LAPE_CLONES void lnBackwardRows(const float* LAPE_RESTRICT x, const float* LAPE_
   }
 }
 
-template <bool G, bool B, bool ADD>
-void forwardT(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd, i64 rows, i64 cols, float eps,
+template <bool G, bool B, bool ADD, class Y>
+void forwardT(const float* x, const float* gamma, const float* beta, Y* y, float* mean, float* rstd, i64 rows, i64 cols, float eps,
               const float* addend, i64 addRows) {
   parallelFor(rows, std::max<i64>(1, 8192 / cols), [&](i64 b, i64 e) {
-    lnForwardRows<G, B, ADD>(x, gamma, beta, y, mean, rstd, b, e, cols, eps, addend, addRows);
+    lnForwardRows<G, B, ADD, Y>(x, gamma, beta, y, mean, rstd, b, e, cols, eps, addend, addRows);
   });
 }
 
 template <bool G, bool B>
-void forwardGB(bool add, const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd, i64 rows, i64 cols,
-               float eps, const float* addend, i64 addRows) {
-  if (add) forwardT<G, B, true>(x, gamma, beta, y, mean, rstd, rows, cols, eps, addend, addRows);
-  else forwardT<G, B, false>(x, gamma, beta, y, mean, rstd, rows, cols, eps, addend, addRows);
+void forwardGB(bool add, const float* x, const float* gamma, const float* beta, const FloatBuf& y, float* mean, float* rstd, i64 rows,
+               i64 cols, float eps, const float* addend, i64 addRows) {
+  float* yf = static_cast<float*>(y.data);
+  uint16_t* yh = static_cast<uint16_t*>(y.data);
+  const bool half = y.type == Float::BF16;
+  if (add && half) forwardT<G, B, true>(x, gamma, beta, yh, mean, rstd, rows, cols, eps, addend, addRows);
+  else if (add) forwardT<G, B, true>(x, gamma, beta, yf, mean, rstd, rows, cols, eps, addend, addRows);
+  else if (half) forwardT<G, B, false>(x, gamma, beta, yh, mean, rstd, rows, cols, eps, addend, addRows);
+  else forwardT<G, B, false>(x, gamma, beta, yf, mean, rstd, rows, cols, eps, addend, addRows);
 }
 
 napi_value LayerNorm(napi_env env, napi_callback_info info) {
   Fields args(env, info, "layerNorm");
   View<float> x = args.f32("x"), gamma = args.f32opt("gamma"), beta = args.f32opt("beta");
-  View<float> y = args.f32("y"), mean = args.f32("mean"), rstd = args.f32("rstd");
+  const FloatBuf y = args.floating("y");
+  View<float> mean = args.f32("mean"), rstd = args.f32("rstd");
   const i64 rows = args.size("rows"), cols = args.size("cols");
   const float eps = static_cast<float>(args.num("eps"));
   const bool hasG = args.has("gamma"), hasB = args.has("beta"), hasAdd = args.has("addend");
@@ -120,10 +131,10 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   if (rows == 0) return nullptr;
   if (cols == 0) fail(args.where() + "cols must be positive");
   const float *xp = x.data, *gp = gamma.data, *bp = beta.data, *ap = addend.data;
-  if (hasG && hasB) forwardGB<true, true>(hasAdd, xp, gp, bp, y.data, mean.data, rstd.data, rows, cols, eps, ap, addRows);
-  else if (hasG) forwardGB<true, false>(hasAdd, xp, gp, bp, y.data, mean.data, rstd.data, rows, cols, eps, ap, addRows);
-  else if (hasB) forwardGB<false, true>(hasAdd, xp, gp, bp, y.data, mean.data, rstd.data, rows, cols, eps, ap, addRows);
-  else forwardGB<false, false>(hasAdd, xp, gp, bp, y.data, mean.data, rstd.data, rows, cols, eps, ap, addRows);
+  if (hasG && hasB) forwardGB<true, true>(hasAdd, xp, gp, bp, y, mean.data, rstd.data, rows, cols, eps, ap, addRows);
+  else if (hasG) forwardGB<true, false>(hasAdd, xp, gp, bp, y, mean.data, rstd.data, rows, cols, eps, ap, addRows);
+  else if (hasB) forwardGB<false, true>(hasAdd, xp, gp, bp, y, mean.data, rstd.data, rows, cols, eps, ap, addRows);
+  else forwardGB<false, false>(hasAdd, xp, gp, bp, y, mean.data, rstd.data, rows, cols, eps, ap, addRows);
   return nullptr;
 }
 

@@ -4,8 +4,10 @@
 // alpha is a runtime scale (one primitive serves every alpha), beta a sum post-op, and the bias is
 // fused: as the primitive's bias, except under oneDNN 2 with alpha != 1, where the output scale would
 // scale the bias too and it becomes a binary-add post-op. One primitive per distinct problem, created
-// on first use and kept in a bounded LRU cache.
+// on first use and kept in a bounded LRU cache. A and B are float32 or bfloat16 (mixed precision:
+// products accumulate in float32), C float32 or bfloat16, the bias float32.
 
+#include "bf16.h"
 #include "common.h"
 #include "dnnl_common.h"
 
@@ -20,9 +22,11 @@ struct Key {
   float beta;
   bool scaled;  // alpha != 1 (its value is a runtime argument)
   bool ta, tb, bias;
+  Float in, out;  // element types of A and B, and of C
   bool operator==(const Key& o) const {
     return m == o.m && n == o.n && k == o.k && batch == o.batch && sa == o.sa && sb == o.sb && sc == o.sc &&
-           beta == o.beta && scaled == o.scaled && ta == o.ta && tb == o.tb && bias == o.bias;
+           beta == o.beta && scaled == o.scaled && ta == o.ta && tb == o.tb && bias == o.bias && in == o.in &&
+           out == o.out;
   }
 };
 
@@ -42,7 +46,8 @@ struct KeyHash {
     uint32_t b;
     std::memcpy(&b, &k.beta, 4);
     mix(b);
-    mix((k.ta ? 1 : 0) | (k.tb ? 2 : 0) | (k.bias ? 4 : 0) | (k.scaled ? 8 : 0));
+    mix((k.ta ? 1 : 0) | (k.tb ? 2 : 0) | (k.bias ? 4 : 0) | (k.scaled ? 8 : 0) | (k.in == Float::BF16 ? 16 : 0) |
+        (k.out == Float::BF16 ? 32 : 0));
     return static_cast<size_t>(h);
   }
 };
@@ -65,17 +70,18 @@ Entry& getEntry(const Key& key) {
   if (Entry* hit = c.find(key)) return *hit;
 
   const i64 m = key.m, n = key.n, k = key.k;
+  const dt in = dnn::dataType(key.in), out = dnn::dataType(key.out);
   memory::desc ad, bd, cd, biasd;
   if (key.batch == 1) {
-    ad = memory::desc({m, k}, dt::f32, key.ta ? memory::dims{1, m} : memory::dims{k, 1});
-    bd = memory::desc({k, n}, dt::f32, key.tb ? memory::dims{1, k} : memory::dims{n, 1});
-    cd = memory::desc({m, n}, dt::f32, memory::dims{n, 1});
+    ad = memory::desc({m, k}, in, key.ta ? memory::dims{1, m} : memory::dims{k, 1});
+    bd = memory::desc({k, n}, in, key.tb ? memory::dims{1, k} : memory::dims{n, 1});
+    cd = memory::desc({m, n}, out, memory::dims{n, 1});
     biasd = memory::desc({1, n}, dt::f32, memory::dims{n, 1});
   } else {
     const i64 ba = key.sa == 0 ? 1 : key.batch, bb = key.sb == 0 ? 1 : key.batch;
-    ad = memory::desc({ba, m, k}, dt::f32, key.ta ? memory::dims{key.sa ? key.sa : m * k, 1, m} : memory::dims{key.sa ? key.sa : m * k, k, 1});
-    bd = memory::desc({bb, k, n}, dt::f32, key.tb ? memory::dims{key.sb ? key.sb : k * n, 1, k} : memory::dims{key.sb ? key.sb : k * n, n, 1});
-    cd = memory::desc({key.batch, m, n}, dt::f32, memory::dims{key.sc, n, 1});
+    ad = memory::desc({ba, m, k}, in, key.ta ? memory::dims{key.sa ? key.sa : m * k, 1, m} : memory::dims{key.sa ? key.sa : m * k, k, 1});
+    bd = memory::desc({bb, k, n}, in, key.tb ? memory::dims{key.sb ? key.sb : k * n, 1, k} : memory::dims{key.sb ? key.sb : k * n, n, 1});
+    cd = memory::desc({key.batch, m, n}, out, memory::dims{key.sc, n, 1});
     biasd = memory::desc({1, 1, n}, dt::f32, memory::dims{n, n, 1});
   }
 
@@ -113,9 +119,9 @@ Entry& getEntry(const Key& key) {
   return c.insert(key, std::move(e));
 }
 
-void run(Entry& e, const float* a, const float* b, float* c, const float* bias, float* alpha) {
-  e.A.set_data_handle(const_cast<float*>(a));
-  e.B.set_data_handle(const_cast<float*>(b));
+void run(Entry& e, void* a, void* b, void* c, const float* bias, float* alpha) {
+  e.A.set_data_handle(a);
+  e.B.set_data_handle(b);
   e.C.set_data_handle(c);
   dnn::Arg args[6] = {{DNNL_ARG_SRC, &e.A}, {DNNL_ARG_WEIGHTS, &e.B}, {DNNL_ARG_DST, &e.C}};
   int n = 3;
@@ -132,20 +138,23 @@ void run(Entry& e, const float* a, const float* b, float* c, const float* bias, 
 }
 
 /** k == 0: C = beta * C (+ bias), batch by batch. */
-void emptyInner(float* c, const float* bias, i64 m, i64 n, i64 batch, i64 sc, float beta) {
-  for (i64 bt = 0; bt < batch; bt++) {
-    float* cb = c + bt * sc;
-    for (i64 i = 0; i < m; i++)
-      for (i64 j = 0; j < n; j++) {
-        float v = beta == 0.0f ? 0.0f : beta * cb[i * n + j];
-        cb[i * n + j] = bias ? v + bias[j] : v;
-      }
-  }
+void emptyInner(const FloatBuf& c, const float* bias, i64 m, i64 n, i64 batch, i64 sc, float beta) {
+  const bool half = c.type == Float::BF16;
+  for (i64 bt = 0; bt < batch; bt++)
+    for (i64 i = 0; i < m * n; i++) {
+      const i64 at = bt * sc + i;
+      const float old = half ? fromBf16(static_cast<uint16_t*>(c.data)[at]) : static_cast<float*>(c.data)[at];
+      float v = beta == 0.0f ? 0.0f : beta * old;
+      if (bias) v += bias[i % n];
+      if (half) static_cast<uint16_t*>(c.data)[at] = toBf16(v);
+      else static_cast<float*>(c.data)[at] = v;
+    }
 }
 
 /** The problem of one call, read from its fields (see `matmul` in src/backend/kernels.ts). */
 struct Problem {
-  View<float> a, b, c, bias;
+  FloatBuf a, b, c;
+  View<float> bias;
   i64 m, n, k, batch, sa, sb, sc;
   bool ta, tb, hasBias;
   float alpha, beta;
@@ -153,9 +162,10 @@ struct Problem {
 
 Problem readProblem(const Fields& f) {
   Problem p;
-  p.a = f.f32("a");
-  p.b = f.f32("b");
-  p.c = f.f32("c");
+  p.a = f.floating("a");
+  p.b = f.floating("b");
+  p.c = f.floating("c");
+  if (p.a.type != p.b.type) fail(f.where() + "a and b must have the same element type");
   p.m = f.size("m");
   p.n = f.size("n");
   p.k = f.size("k");
@@ -175,8 +185,10 @@ Problem readProblem(const Fields& f) {
 
 /** The cache key of a problem: batch 1 (or one processed batch item at a time) ignores the strides. */
 Key keyOf(const Problem& p, bool perItem) {
-  if (p.batch == 1 || perItem) return Key{p.m, p.n, p.k, 1, 0, 0, 0, p.beta, p.alpha != 1.0f, p.ta, p.tb, p.hasBias};
-  return Key{p.m, p.n, p.k, p.batch, p.sa, p.sb, p.sc, p.beta, p.alpha != 1.0f, p.ta, p.tb, p.hasBias};
+  const bool one = p.batch == 1 || perItem;
+  return Key{p.m,          p.n,   p.k,  one ? 1 : p.batch, one ? 0 : p.sa, one ? 0 : p.sb, one ? 0 : p.sc,
+             p.beta,       p.alpha != 1.0f, p.ta,     p.tb,           p.hasBias,      p.a.type,
+             p.c.type};
 }
 
 napi_value Matmul(napi_env env, napi_callback_info info) {
@@ -192,7 +204,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   if (p.hasBias) need(p.bias, p.n, "bias", f);
 
   if (p.k == 0) {
-    emptyInner(p.c.data, p.hasBias ? p.bias.data : nullptr, p.m, p.n, p.batch, p.sc, p.beta);
+    emptyInner(p.c, p.hasBias ? p.bias.data : nullptr, p.m, p.n, p.batch, p.sc, p.beta);
     return nullptr;
   }
 
@@ -202,7 +214,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   Entry& e = getEntry(keyOf(p, perItem));
   if (p.batch == 1 || perItem) {
     for (i64 bt = 0; bt < p.batch; bt++)
-      run(e, p.a.data + bt * p.sa, p.b.data + bt * p.sb, p.c.data + bt * p.sc, p.bias.data, &p.alpha);
+      run(e, p.a.at(bt * p.sa), p.b.at(bt * p.sb), p.c.at(bt * p.sc), p.bias.data, &p.alpha);
   } else {
     run(e, p.a.data, p.b.data, p.c.data, p.bias.data, &p.alpha);
   }

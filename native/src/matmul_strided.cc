@@ -18,7 +18,10 @@ struct Key {
   i64 v[17];  // strides of a, b, c, then b0, b1, m, n, k (offsets excluded: they only move the data handle)
   float beta;
   bool scaled;
-  bool operator==(const Key& o) const { return std::memcmp(v, o.v, sizeof v) == 0 && beta == o.beta && scaled == o.scaled; }
+  Float in, out;  // element types of A and B, and of C
+  bool operator==(const Key& o) const {
+    return std::memcmp(v, o.v, sizeof v) == 0 && beta == o.beta && scaled == o.scaled && in == o.in && out == o.out;
+  }
 };
 
 struct KeyHash {
@@ -28,7 +31,8 @@ struct KeyHash {
     uint32_t b;
     std::memcpy(&b, &k.beta, 4);
     h = (h ^ b) * 1099511628211ull;
-    return static_cast<size_t>(h ^ (k.scaled ? 0x5bd1e995u : 0u));
+    h ^= (k.scaled ? 1u : 0u) | (k.in == Float::BF16 ? 2u : 0u) | (k.out == Float::BF16 ? 4u : 0u);
+    return static_cast<size_t>(h * 1099511628211ull);
   }
 };
 
@@ -44,15 +48,16 @@ dnn::LruCache<Key, Entry, KeyHash>& cache() {
 }
 
 /** A stride of 0 on a batch axis broadcasts the operand: oneDNN wants that axis to have size 1. */
-memory::desc viewDesc(i64 b0, i64 b1, i64 rows, i64 cols, const i64* s) {
-  return memory::desc({s[0] == 0 ? 1 : b0, s[1] == 0 ? 1 : b1, rows, cols}, dt::f32, memory::dims{s[0], s[1], s[2], s[3]});
+memory::desc viewDesc(i64 b0, i64 b1, i64 rows, i64 cols, const i64* s, Float type) {
+  return memory::desc({s[0] == 0 ? 1 : b0, s[1] == 0 ? 1 : b1, rows, cols}, dnn::dataType(type),
+                      memory::dims{s[0], s[1], s[2], s[3]});
 }
 
 Entry& getEntry(const Key& key, const i64* sa, const i64* sb, const i64* sc, i64 b0, i64 b1, i64 m, i64 n, i64 k) {
   auto& c = cache();
   if (Entry* hit = c.find(key)) return *hit;
-  memory::desc ad = viewDesc(b0, b1, m, k, sa), bd = viewDesc(b0, b1, k, n, sb);
-  memory::desc cd({b0, b1, m, n}, dt::f32, memory::dims{sc[0], sc[1], sc[2], sc[3]});
+  memory::desc ad = viewDesc(b0, b1, m, k, sa, key.in), bd = viewDesc(b0, b1, k, n, sb, key.in);
+  memory::desc cd({b0, b1, m, n}, dnn::dataType(key.out), memory::dims{sc[0], sc[1], sc[2], sc[3]});
   dnnl::primitive_attr attr = dnn::userScratchpadAttr();
   if (key.scaled) dnn::setRuntimeAlpha(attr);
   if (key.beta != 0.0f) {
@@ -88,6 +93,7 @@ napi_value MatmulStrided(napi_env env, napi_callback_info info) {
     for (i64 s : v->strides)
       if (s < 0) fail(f.where() + "strides must be non-negative");
   if (b0 < 0 || b1 < 0) fail(f.where() + "batch sizes must be non-negative");
+  if (a.data.type != b.data.type) fail(f.where() + "a and b must have the same element type");
   if (b0 == 0 || b1 == 0 || m == 0 || n == 0) return nullptr;
   if (k == 0) fail(f.where() + "k must be positive");
   need(a.data, a.offset + extent(a.strides, b0, b1, m, k, f), "a", f);
@@ -111,11 +117,13 @@ napi_value MatmulStrided(napi_env env, napi_callback_info info) {
   key.v[16] = k;
   key.beta = beta;
   key.scaled = alpha != 1.0f;
+  key.in = a.data.type;
+  key.out = c.data.type;
 
   std::lock_guard<std::mutex> guard(dnn::lock());
   Entry& e = getEntry(key, a.strides, b.strides, c.strides, pb0, pb1, m, n, k);
-  e.A.set_data_handle(const_cast<float*>(a.data.data + a.offset));
-  e.B.set_data_handle(const_cast<float*>(b.data.data + b.offset));
+  e.A.set_data_handle(a.data.at(a.offset));
+  e.B.set_data_handle(b.data.at(b.offset));
   dnn::Arg call[5] = {{DNNL_ARG_SRC, &e.A}, {DNNL_ARG_WEIGHTS, &e.B}, {DNNL_ARG_DST, &e.C}};
   int nargs = 3;
   if (e.Scale) {
@@ -125,7 +133,7 @@ napi_value MatmulStrided(napi_env env, napi_callback_info info) {
   if (e.scratch.bind()) call[nargs++] = {DNNL_ARG_SCRATCHPAD, &e.scratch.mem};
   for (i64 i0 = 0; i0 < loop0; i0++)
     for (i64 i1 = 0; i1 < loop1; i1++) {
-      e.C.set_data_handle(c.data.data + c.offset + i0 * c.strides[0] + i1 * c.strides[1]);
+      e.C.set_data_handle(c.data.at(c.offset + i0 * c.strides[0] + i1 * c.strides[1]));
       dnn::execute(e.prim, call, nargs);
     }
   return nullptr;

@@ -79,11 +79,6 @@ export function record(
   return out;
 }
 
-/** Whether any input of an op needs a gradient (ops use it to skip saving tensors for backward). */
-export function needsGrad(...inputs: Tensor[]): boolean {
-  return gradEnabled && inputs.some((t) => t.requiresGrad);
-}
-
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<number>();

@@ -41,6 +41,8 @@ export const UNARY_OPS = [
   'reciprocal',
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
+/** The unary ops whose derivative is computed from the output y (the others need only x). */
+export const UNARY_OPS_WITH_Y_DERIVATIVE: readonly UnaryOp[] = ['exp', 'sqrt', 'rsqrt', 'tanh', 'reciprocal'];
 
 /** Element-wise binary functions with broadcasting. */
 export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'max', 'min'] as const;
@@ -86,13 +88,19 @@ function checkWindow(a: Args<typeof window2d>): string | null {
   return null;
 }
 
+/** A and B of a GEMM share one element type; C may differ (bf16 inputs accumulate in float32). */
+function sameInputType(a: { constructor: unknown }, b: { constructor: unknown }): string | null {
+  return a.constructor === b.constructor ? null : "'a' and 'b' must have the same element type";
+}
+
 export const KERNELS = {
   matmul: kernel({
     doc: 'Batched GEMM: C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias on every row)',
     fields: {
-      a: buffer('f32'),
-      b: buffer('f32'),
-      c: buffer('f32'),
+      /** float32, or bfloat16 (mixed precision: products accumulate in float32). */
+      a: buffer('f32', 'bf16'),
+      b: buffer('f32', 'bf16'),
+      c: buffer('f32', 'bf16'),
       /** Rows of op(A) and C. */
       m: size(),
       /** Columns of op(B) and C. */
@@ -114,6 +122,7 @@ export const KERNELS = {
       /** Length n, added to every row of C (fused Linear). */
       bias: optionalBuffer('f32'),
     },
+    check: ({ a, b }) => sameInputType(a, b),
     extents: ({ m, n, k, batch, strideA, strideB, strideC }) =>
       batch === 0 || m === 0 || n === 0
         ? {}
@@ -128,9 +137,9 @@ export const KERNELS = {
   matmulStrided: kernel({
     doc: 'C = alpha * A @ B + beta * C for every (b0, b1): A [m, k], B [k, n], C [m, n], all strided views',
     fields: {
-      a: view('f32'),
-      b: view('f32'),
-      c: view('f32'),
+      a: view('f32', 'bf16'),
+      b: view('f32', 'bf16'),
+      c: view('f32', 'bf16'),
       /** The two batch levels [b0, b1] (e.g. [batch, heads]). */
       batch: ints(),
       m: size(),
@@ -145,15 +154,22 @@ export const KERNELS = {
         : k === 0 && product(batch) * m * n > 0
           ? "'k' must be positive"
           : firstError(
+              sameInputType(a.data, b.data),
               checkReach('a', a.data, a.offset, a.strides, [batch[0], batch[1], m, k]),
               checkReach('b', b.data, b.offset, b.strides, [batch[0], batch[1], k, n]),
               checkReach('c', c.data, c.offset, c.strides, [batch[0], batch[1], m, n]),
             ),
   }),
 
+  cast: kernel({
+    doc: 'out = x converted between float32 and bfloat16 (round to nearest even; NaN stays NaN)',
+    fields: { x: buffer('f32', 'bf16'), out: buffer('f32', 'bf16') },
+    check: ({ x, out }) => sameLength('x', x, 'out', out),
+  }),
+
   unary: kernel({
-    doc: 'out = f(x) element-wise',
-    fields: { op: choice('unaryOp', UNARY_OPS), x: buffer('f32'), out: buffer('f32') },
+    doc: 'out = f(x) element-wise (out may be bfloat16: computed in float32, then rounded)',
+    fields: { op: choice('unaryOp', UNARY_OPS), x: buffer('f32'), out: buffer('f32', 'bf16') },
     check: ({ x, out }) => sameLength('x', x, 'out', out),
   }),
 
@@ -162,11 +178,15 @@ export const KERNELS = {
     fields: {
       op: choice('unaryOp', UNARY_OPS),
       x: buffer('f32'),
-      y: buffer('f32'),
+      /** The forward output; needed only by the ops in UNARY_OPS_WITH_Y_DERIVATIVE. */
+      y: optionalBuffer('f32'),
       dy: buffer('f32'),
       dx: buffer('f32'),
     },
-    check: ({ dy, dx }) => sameLength('dy', dy, 'dx', dx),
+    check: ({ op, y, dy, dx }) =>
+      !y && UNARY_OPS_WITH_Y_DERIVATIVE.includes(op)
+        ? `'${op}' needs its forward output 'y'`
+        : sameLength('dy', dy, 'dx', dx),
     extents: ({ dy }) => ({ x: dy.length, y: dy.length }),
   }),
 
@@ -278,7 +298,8 @@ export const KERNELS = {
       /** Affine scale and shift (length cols); null for no affine. */
       gamma: optionalBuffer('f32'),
       beta: optionalBuffer('f32'),
-      y: buffer('f32'),
+      /** float32, or bfloat16 (computed in float32, then rounded) for a GEMM's input. */
+      y: buffer('f32', 'bf16'),
       /** Per-row statistics saved for the backward pass. */
       mean: buffer('f32'),
       rstd: buffer('f32'),

@@ -104,6 +104,20 @@ export function setNumThreads(n: number): void {
   applyThreads();
 }
 
+/**
+ * Whether this process can run bfloat16 GEMMs in hardware: the native backend on a CPU with
+ * AVX512_BF16 or AMX (as oneDNN reports it; ONEDNN_MAX_CPU_ISA can hide them). A reason when not.
+ */
+export function bf16Support(): { native: true } | { native: false; reason: string } {
+  const backend = getBackend();
+  if (backend.name === 'js')
+    return { native: false, reason: 'the portable backend has no bfloat16 hardware path' };
+  const info = nativeInfo();
+  if (!info.available) return { native: false, reason: info.reason };
+  if (/bf16|amx/.test(info.info.isa)) return { native: true };
+  return { native: false, reason: `oneDNN runs at ${info.info.isa} here, without AVX512_BF16 or AMX` };
+}
+
 /** One line naming the engine that runs the kernels, e.g. `native (oneDNN 2.6.3, avx512_core_bf16), 2 threads`. */
 export function describeEngine(): string {
   const backend = getBackend();

@@ -8,7 +8,15 @@ import { defaultTrainConfig, type TrainConfig } from '../train/config.js';
 import { evalLoader, openSplit } from '../train/data.js';
 import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { createProgress } from '../train/progress.js';
-import { addModelOptions, dataSet, int, modelOverrides, type ModelFlags } from './options.js';
+import {
+  addModelOptions,
+  AMP_HELP,
+  ampFromFlag,
+  dataSet,
+  int,
+  modelOverrides,
+  type ModelFlags,
+} from './options.js';
 
 export async function evaluateCheckpoint(
   cfg: TrainConfig,
@@ -23,8 +31,9 @@ export async function evaluateCheckpoint(
   loadWeights(model, stateDict, { strict: true, source: ckpt });
   const { inChans, imgSize } = model.config;
   const loader = await evalLoader(cfg, src, imgSize, inChans as Channels, cfg.batchSize);
+  const amp = ampFromFlag(cfg.amp);
   const bar = (opts.progress ?? true) ? createProgress('eval', loader.numBatches) : null;
-  const r = await evaluate(model, loader, (done) => bar?.update(done, {}));
+  const r = await evaluate(model, loader, { onBatch: (done) => bar?.update(done, {}), amp });
   bar?.stop();
   return r;
 }
@@ -49,6 +58,7 @@ interface EvalFlags extends ModelFlags {
   numWorkers: number;
   json?: boolean;
   progress: boolean;
+  amp?: boolean;
 }
 
 export function evalCommand(): Command {
@@ -66,6 +76,7 @@ export function evalCommand(): Command {
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)
     .option('--num-workers <n>', 'data worker threads', int('--num-workers', 0), 2)
     .option('--json', 'print one JSON object with acc1, acc5, loss, images')
+    .option('--amp', AMP_HELP)
     .option('--no-progress', 'no progress bar')
     .action(async (f: EvalFlags) => {
       const d = defaultTrainConfig();
@@ -81,6 +92,7 @@ export function evalCommand(): Command {
           skipBadImages: false,
           workers: f.numWorkers,
         },
+        amp: f.amp ?? false,
       };
       printEval(
         await evaluateCheckpoint(cfg, f.resume, { progress: f.progress && !f.json }),

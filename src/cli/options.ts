@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ModelOverrides } from '../models/registry.js';
+import { ampAvailable } from '../ops/autocast.js';
 
 export function int(flag: string, min = 0): (v: string) => number {
   return (v) => {
@@ -31,6 +32,15 @@ export function choice<T extends string>(flag: string, values: readonly T[]): (v
     }
     return v as T;
   };
+}
+
+/** Help of `--amp`, the same on every command that runs a model. */
+export const AMP_HELP =
+  'bfloat16 mixed precision (autocast) on CPUs with AVX512_BF16 or AMX; elsewhere one warning and float32';
+
+/** Whether `--amp` can run here; the one warning goes to stderr. */
+export function ampFromFlag(requested: boolean | undefined): boolean {
+  return ampAvailable(requested ?? false, (m) => process.stderr.write(`lape: ${m}\n`));
 }
 
 export const PE_CHOICES = ['learnable', '1D_sin', '2D_sin', 'none', '2D_RPE'] as const;

@@ -11,13 +11,21 @@ import { readStateDict } from '../io/pth.js';
 import { loadImages, predict, topClasses } from '../infer/predict.js';
 import { createModel } from '../models/registry.js';
 import { loadWeights } from '../models/weights.js';
-import { addModelOptions, dataSet, modelOverrides, type ModelFlags } from './options.js';
+import {
+  addModelOptions,
+  AMP_HELP,
+  ampFromFlag,
+  dataSet,
+  modelOverrides,
+  type ModelFlags,
+} from './options.js';
 
 interface PredictFlags extends ModelFlags {
   resume: string;
   input: string[];
   output: string;
   dataSet: 'fashion-mnist' | 'mnist' | 'cifar10' | 'cifar100' | 'image-folder';
+  amp?: boolean;
 }
 
 export function predictCommand(): Command {
@@ -29,7 +37,9 @@ export function predictCommand(): Command {
     .requiredOption('--input <files...>', 'an .npy batch (float32 N x C x H x W, normalized) or image files')
     .requiredOption('--output <file.npy>', 'where the float32 N x classes logits go')
     .option('--data-set <name>', 'normalization statistics for image inputs', dataSet, 'image-folder')
+    .option('--amp', AMP_HELP)
     .action(async (f: PredictFlags) => {
+      const amp = ampFromFlag(f.amp);
       const { stateDict } = readStateDict(f.resume);
       const overrides = modelOverrides(f);
       const head = stateDict.get('head.weight');
@@ -60,7 +70,7 @@ export function predictCommand(): Command {
         data = await loadImages(f.input, { imgSize, inChans: inChans as Channels, normalize: f.dataSet });
         n = f.input.length;
       }
-      const logits = predict(model, data);
+      const logits = predict(model, data, { amp });
       writeNpy(f.output, fromFloat32([n, numClasses], logits));
       if (!isNpy) {
         topClasses(logits, numClasses, 5).forEach((top, i) => {

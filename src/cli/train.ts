@@ -5,12 +5,13 @@ import { train } from '../train/train.js';
 import { evaluateCheckpoint, printEval } from './eval.js';
 import {
   addModelOptions,
+  AMP_HELP,
   choice,
   dataSet,
   int,
+  type ModelFlags,
   modelOverrides,
   num,
-  type ModelFlags,
   stderrLine,
   withInterruptSignal,
 } from './options.js';
@@ -64,6 +65,7 @@ interface TrainFlags extends ModelFlags {
   finetune?: string;
   attnOnly?: boolean;
   progress: boolean;
+  amp?: boolean;
 }
 
 export function configFromFlags(f: TrainFlags): TrainConfig {
@@ -120,6 +122,7 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
     outputDir: f.outputDir ?? f.output_dir ?? null,
     resume: f.resume ?? null,
     evalEachEpoch: true,
+    amp: f.amp ?? false,
   };
 }
 
@@ -222,6 +225,7 @@ export function trainCommand(): Command {
     .option('--finetune <ckpt>', 'start from these weights (PE resized, new head if needed)')
     .option('--attn-only', 'train only attention, embeddings and head')
     .option('--no-progress', 'no progress bar or progress lines')
+    .option('--amp', AMP_HELP)
     .action(async (f: TrainFlags) => {
       const cfg = configFromFlags(f);
       if (f.eval) {

@@ -59,6 +59,10 @@ export function visualizeCommand(): Command {
       int('--token', 0),
     )
     .option('--log <log.txt>', 'training log.txt to chart in the report')
+    .option(
+      '--amp',
+      'accepted as on the other commands; the maps come from layer norms and additions only (no GEMM), so they are float32 either way',
+    )
     .action(async (f: VizFlags) => {
       const ckpt = f.ckptPath ?? f.ckpt_path;
       const dir = f.saveDir ?? f.save_dir;

@@ -20,10 +20,6 @@ export interface RawImage extends ImageU8 {
   readonly label: number;
 }
 
-export function allocImage(height: number, width: number, channels: Channels): ImageU8 {
-  return { data: new Uint8Array(height * width * channels), height, width, channels };
-}
-
 /** ITU-R 601-2 luma with PIL's fixed-point weights (they sum to 65536, so grey RGB maps to itself). */
 export function luma(r: number, g: number, b: number): number {
   return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >>> 16;

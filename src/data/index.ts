@@ -24,7 +24,7 @@ export {
 } from './image_folder.js';
 export { type DataLoader, type LoaderOptions, createLoader } from './loader.js';
 export { DEIT_MIXUP, type MixDecision, type MixupConfig, applyMix, mixTargets, sampleMix } from './mixup.js';
-export { Rng, type RngState } from './rng.js';
+export { Rng, type RngState } from '../tensor/random.js';
 export {
   DEIT_REPEATED_AUGMENTATION,
   type RepeatedAugmentation,

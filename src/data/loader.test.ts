@@ -10,7 +10,7 @@ import type { Batch } from './batch.js';
 import { DataError } from './errors.js';
 import { type DataLoader, type LoaderOptions, createLoader } from './loader.js';
 import { DEIT_MIXUP } from './mixup.js';
-import { Rng } from './rng.js';
+import { Rng } from '../tensor/random.js';
 import { MemorySource, sharedBytes, sharedInt32 } from './source.js';
 import { FASHION_MNIST_STATS, IMAGENET_STATS } from './stats.js';
 import { deitTrainTransform } from './transforms/pipeline.js';

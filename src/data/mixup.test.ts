@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DataError } from './errors.js';
 import { DEIT_MIXUP, type MixupConfig, applyMix, mixTargets, sampleMix, validateMixup } from './mixup.js';
-import { Rng } from './rng.js';
+import { Rng } from '../tensor/random.js';
 
 describe('mixup / cutmix', () => {
   it("builds timm's smoothed, mixed targets (rows sum to 1)", () => {

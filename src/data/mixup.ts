@@ -10,7 +10,7 @@
  * itself, which leaves it unchanged.
  */
 import { DataError } from './errors.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../tensor/random.js';
 
 export interface MixupConfig {
   /** Beta alpha for mixup; 0 disables mixup. */
@@ -109,9 +109,9 @@ function boxFromMinMax(height: number, width: number, minmax: readonly [number, 
 export function sampleMix(cfg: MixupConfig, height: number, width: number, rng: Rng): MixDecision {
   // timm forces cutmix on (alpha 1) when a min/max box range is given.
   const cutmixAlpha = cfg.cutmixMinMax !== null ? 1 : cfg.cutmixAlpha;
-  if (!(rng.uniform() < cfg.prob)) return { kind: 'none', lam: 1 };
+  if (!(rng.uniform32() < cfg.prob)) return { kind: 'none', lam: 1 };
   let useCutmix: boolean;
-  if (cfg.mixupAlpha > 0 && cutmixAlpha > 0) useCutmix = rng.uniform() < cfg.switchProb;
+  if (cfg.mixupAlpha > 0 && cutmixAlpha > 0) useCutmix = rng.uniform32() < cfg.switchProb;
   else useCutmix = cutmixAlpha > 0;
   const alpha = useCutmix ? cutmixAlpha : cfg.mixupAlpha;
   const lam = rng.beta(alpha, alpha);

@@ -9,7 +9,7 @@
 import type { Batch } from './batch.js';
 import type { RawImage } from './image.js';
 import { type MixupConfig, applyMix, mixTargets, sampleMix } from './mixup.js';
-import { Rng, RngStream } from './rng.js';
+import { Rng, RngStream } from '../tensor/random.js';
 import type { ImageSource } from './source.js';
 import { type CompiledTransform, type TransformConfig, compileTransform } from './transforms/pipeline.js';
 

@@ -2,7 +2,7 @@
  * The order in which an epoch visits the dataset, a pure function of (seed, epoch).
  */
 import { DataError } from './errors.js';
-import { Rng, RngStream } from './rng.js';
+import { Rng, RngStream } from '../tensor/random.js';
 
 /**
  * DeiT's RASampler for one process: each index of the (shuffled) order is repeated `repeats` times in a

@@ -29,6 +29,8 @@ export interface EvaluateOptions {
   onBatch?: (done: number, total: number) => void;
   /** A progress bar on stderr (default false). */
   progress?: boolean;
+  /** bfloat16 autocast for the forward pass (default false). */
+  amp?: boolean;
 }
 
 /** Batches over tensors held in memory. */
@@ -98,9 +100,12 @@ export async function evaluate(
   }
   const bar = options.progress ? createProgress('eval', loader.numBatches) : null;
   try {
-    return await evaluateBatches(model, loader, (done, total) => {
-      bar?.update(done, {});
-      options.onBatch?.(done, total);
+    return await evaluateBatches(model, loader, {
+      amp: options.amp,
+      onBatch: (done, total) => {
+        bar?.update(done, {});
+        options.onBatch?.(done, total);
+      },
     });
   } finally {
     bar?.stop();

@@ -7,17 +7,20 @@ import { datasetStats } from '../data/stats.js';
 import type { DatasetKind } from '../data/datasets.js';
 import type { Channels } from '../data/image.js';
 import { decodeImage } from '../data/image_folder.js';
-import { Rng as DataRng } from '../data/rng.js';
 import type { NormalizationStats } from '../data/stats.js';
 import { compileTransform } from '../data/transforms/pipeline.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
+import { autocast } from '../ops/autocast.js';
 import { softmax } from '../ops/softmax.js';
 import { tidy } from '../tensor/memory.js';
+import { Rng } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export interface PredictOptions {
   /** Images per forward pass (default 64): bounds memory for large inputs. */
   batchSize?: number;
+  /** bfloat16 autocast for the forward pass (default false). */
+  amp?: boolean;
 }
 
 /**
@@ -53,7 +56,9 @@ export function predict(
       noGrad(() =>
         tidy(() => {
           const x = Tensor.fromData(data.subarray(i * sample, (i + m) * sample), [m, c, s, s]);
-          out.set(model.forward(x).logits.data, i * numClasses);
+          autocast(() => out.set(model.forward(x).logits.data, i * numClasses), {
+            enabled: options.amp ?? false,
+          });
         }),
       );
     }
@@ -93,7 +98,7 @@ export async function loadImages(
   const out = new Float32Array(paths.length * transform.sampleLength);
   for (const [i, p] of paths.entries()) {
     const img = await decodeImage(p, null);
-    transform.apply(img, DataRng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
+    transform.apply(img, Rng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
   }
   return out;
 }

@@ -62,7 +62,9 @@ export class Attention extends Module {
 
   forward(x: Tensor): Tensor {
     const bias = this.relativeBias();
-    const ctx = attention(this.qkv.forward(x), {
+    // qkv feeds only attention's GEMMs and the context only proj: bfloat16 under autocast.
+    const ctx = attention(this.qkv.forward(x, { feedsGemm: true }), {
+      feedsGemm: true,
       heads: this.opts.numHeads,
       scale: this.headDim ** -0.5,
       // [H, N, N] bias placed in the patch-to-patch block of the [H, M, M] logits.

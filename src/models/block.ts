@@ -13,8 +13,9 @@ export interface BlockOptions extends AttentionOptions {
   dropPath: number;
   normEps: number;
   style: BlockStyle;
-  /** Whether the block owns a LayerNorm for the position embedding (LaPE, LaPE-shared). */
-  peNorm: boolean;
+  /** LaPE, LaPE-shared: this block's LayerNorm for the position embedding, made by the model's join
+   * (src/models/join.ts, which applies it) and registered here as `pe_norm`; null for other joins. */
+  peNorm: LayerNorm | null;
 }
 
 export class Block extends Module {
@@ -22,8 +23,6 @@ export class Block extends Module {
   readonly attn: Attention;
   readonly norm2: LayerNorm;
   readonly mlp: Mlp;
-  /** LaPE: this layer's own LayerNorm for the position embedding. */
-  readonly peNorm: LayerNorm | null;
   private readonly dropPath: DropPath;
 
   constructor(
@@ -32,7 +31,7 @@ export class Block extends Module {
   ) {
     super();
     // Registration order follows the reference module, so state dicts list keys in the same order.
-    this.peNorm = opts.peNorm ? this.module('pe_norm', new LayerNorm(opts.dim, opts.normEps)) : null;
+    if (opts.peNorm) this.module('pe_norm', opts.peNorm);
     this.norm1 = this.module('norm1', new LayerNorm(opts.dim, opts.normEps));
     this.attn = this.module('attn', new Attention(opts, rng));
     this.dropPath = this.module('drop_path', new DropPath(opts.dropPath, rng));
@@ -45,11 +44,13 @@ export class Block extends Module {
    * added to norm1(x) in the same fused kernel; null when the PE was joined into x instead.
    */
   forward(x: Tensor, pe: Tensor | null): Tensor {
-    const a = this.attn.forward(this.norm1.forward(x, pe));
+    // Under autocast, norms whose output only feeds a GEMM (qkv, fc1) write it in bfloat16.
+    const gemmInput = { feedsGemm: true };
+    const a = this.attn.forward(this.norm1.forward(x, pe, gemmInput));
     const x1 = add(x, this.dropPath.forward(a));
     switch (this.opts.style) {
       case 'prenorm':
-        return add(x1, this.dropPath.forward(this.mlp.forward(this.norm2.forward(x1))));
+        return add(x1, this.dropPath.forward(this.mlp.forward(this.norm2.forward(x1, null, gemmInput))));
       case 'cct': {
         // Compact Transformers normalize the residual stream itself before the MLP.
         const x2 = this.norm2.forward(x1);

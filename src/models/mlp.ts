@@ -18,6 +18,8 @@ export class Mlp extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.drop.forward(this.fc2.forward(this.drop.forward(gelu(this.fc1.forward(x)))));
+    // GELU's output feeds fc2 directly (bfloat16 under autocast) unless dropout sits in between.
+    const feedsGemm = !this.training || this.drop.p === 0;
+    return this.drop.forward(this.fc2.forward(this.drop.forward(gelu(this.fc1.forward(x), { feedsGemm }))));
   }
 }

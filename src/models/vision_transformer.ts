@@ -19,6 +19,14 @@ import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Block } from './block.js';
 import { gridSize, prefixTokens, validateConfig, type VitConfig } from './config.js';
+import {
+  attentionEmbeddings,
+  blockNorm,
+  buildJoin,
+  joinTerms,
+  tableNames,
+  type PositionJoin,
+} from './join.js';
 import { sinusoid1d, sinusoid2d } from './pos_embed.js';
 import { PatchEmbed } from './tokenizer.js';
 
@@ -51,10 +59,8 @@ export class VisionTransformer extends Module {
   readonly patchEmbed: PatchEmbed;
   readonly clsToken: Tensor | null = null;
   readonly distToken: Tensor | null = null;
-  /** The absolute PE as stored ([1, T+N, D], or [T+N, D] for 1D_sin as the reference); null for none/unshare. */
-  readonly posEmbed: Tensor | null = null;
-  /** `unshare`: one learnable PE per block. */
-  readonly posEmbeds: Tensor[] = [];
+  /** How the absolute PE joins the network (src/models/join.ts: the paper's equations). */
+  readonly join: PositionJoin;
   readonly posDrop: Dropout;
   readonly blocks: Block[];
   readonly norm: LayerNorm;
@@ -82,37 +88,28 @@ export class VisionTransformer extends Module {
     if (this.prefix >= 1)
       this.clsToken = this.param('cls_token', truncNormal([1, 1, d], 0.02, 0, -2, 2, rng));
 
-    const pe = cfg.pe;
-    switch (pe.kind) {
-      case 'learnable':
-        if (cfg.join === 'unshare') {
-          for (let i = 0; i < cfg.depth; i++) {
-            this.posEmbeds.push(
-              this.param(`pos_embed${i}`, truncNormal([1, tokens, d], pe.initStd, 0, -2, 2, rng)),
-            );
-          }
-        } else {
-          this.posEmbed = this.param('pos_embed', truncNormal([1, tokens, d], pe.initStd, 0, -2, 2, rng));
-        }
-        break;
-      case '1D_sin':
-        this.posEmbed = this.buffer('pos_embed', sinusoid1d(tokens, d));
-        break;
-      case '2D_sin':
-        this.posEmbed = this.buffer(
-          'pos_embed',
-          reshape(sinusoid2d(this.grid, this.grid, d, this.prefix), [1, tokens, d]),
-        );
-        break;
-      case 'none':
-        break;
-    }
+    // The PE tables, stored as the reference: [1, T+N, D] ([T+N, D] for 1D_sin); one per block for unshare.
+    const tables = tableNames(cfg.join, cfg.depth).flatMap((name): Tensor[] => {
+      const pe = cfg.pe;
+      switch (pe.kind) {
+        case 'learnable':
+          return [this.param(name, truncNormal([1, tokens, d], pe.initStd, 0, -2, 2, rng))];
+        case '1D_sin':
+          return [this.buffer(name, sinusoid1d(tokens, d))];
+        case '2D_sin':
+          return [
+            this.buffer(name, reshape(sinusoid2d(this.grid, this.grid, d, this.prefix), [1, tokens, d])),
+          ];
+        case 'none':
+          return [];
+      }
+    });
+    this.join = buildJoin(cfg.join, tables, cfg.depth, () => new LayerNorm(d, cfg.normEps));
     // After the PE, as the reference's DistilledVisionTransformer (parameter order = optimizer state order).
     if (this.prefix === 2)
       this.distToken = this.param('dist_token', truncNormal([1, 1, d], 0.02, 0, -2, 2, rng));
     this.posDrop = this.module('pos_drop', new Dropout(cfg.dropRate, rng));
 
-    const peNorm = cfg.join === 'LaPE' || cfg.join === 'LaPE-shared';
     this.blocks = this.moduleList(
       'blocks',
       Array.from(
@@ -131,7 +128,7 @@ export class VisionTransformer extends Module {
               dropPath: cfg.depth > 1 ? (cfg.dropPathRate * i) / (cfg.depth - 1) : 0,
               normEps: cfg.normEps,
               style: cfg.blockStyle,
-              peNorm,
+              peNorm: blockNorm(this.join, i),
             },
             rng,
           ),
@@ -145,47 +142,16 @@ export class VisionTransformer extends Module {
       this.headDist = this.module('head_dist', new Linear(d, cfg.numClasses, rng));
   }
 
-  /** The PE table of layer `i` (or the shared one) as [T+N, D]; null without an absolute PE. */
-  private rawPositionEmbedding(layer: number): Tensor | null {
-    const table = this.config.join === 'unshare' ? this.posEmbeds[layer] : this.posEmbed;
-    if (!table) return null;
-    const [m, d] = table.shape.slice(-2);
-    return reshape(table, [m, d]);
-  }
-
   /**
    * What each layer's attention receives of the position embedding, computed by the model's own
    * modules: `basic`/`share`: norm1 applied to the PE; `LaPE`: the progressive pe_l; `LaPE-shared`:
    * pe_norm_l(pe); `unshare`: the layer's own PE. Empty without an absolute PE.
    */
   attentionPositionEmbeddings(): Tensor[] {
-    if (!this.rawPositionEmbedding(0)) return [];
-    const join = this.config.join;
-    switch (join) {
-      case 'basic':
-      case 'share': {
-        const pe = this.rawPositionEmbedding(0) as Tensor;
-        return this.blocks.map((b) => b.norm1.forward(pe));
-      }
-      case 'LaPE':
-      case 'LaPE-shared':
-        return this.lapeEmbeddings();
-      case 'unshare':
-        return this.blocks.map((_, i) => this.rawPositionEmbedding(i) as Tensor);
-    }
-  }
-
-  /** pe_l for every layer: progressive (LaPE) or each from the raw PE (LaPE-shared). */
-  private lapeEmbeddings(): Tensor[] {
-    const raw = this.rawPositionEmbedding(0) as Tensor;
-    const out: Tensor[] = [];
-    let pe = raw;
-    for (const b of this.blocks) {
-      const src = this.config.join === 'LaPE' ? pe : raw;
-      pe = (b.peNorm as LayerNorm).forward(src);
-      out.push(pe);
-    }
-    return out;
+    return attentionEmbeddings(
+      this.join,
+      this.blocks.map((b) => b.norm1),
+    );
   }
 
   /** Each layer's relative position bias [H, N, N] (after its LN join); empty without 2-D RPE. */
@@ -205,23 +171,13 @@ export class VisionTransformer extends Module {
   }
 
   private runBlocks(img: Tensor, collect: Tensor[] | null): Tensor {
+    const pe = joinTerms(this.join);
     let x = this.embed(img);
-    const join = this.config.join;
-    const pe0 = this.rawPositionEmbedding(0);
-    if (join === 'basic' && pe0) x = add(x, pe0);
+    if (pe.input) x = add(x, pe.input);
     x = this.posDrop.forward(x);
-    const lape = join === 'LaPE' || join === 'LaPE-shared' ? this.lapeEmbeddings() : null;
     const step = (block: Block, i: number, input: Tensor): Tensor => {
-      switch (join) {
-        case 'basic':
-          return block.forward(input, null);
-        case 'share':
-        case 'unshare':
-          return block.forward(add(input, this.rawPositionEmbedding(i) as Tensor), null);
-        case 'LaPE':
-        case 'LaPE-shared':
-          return block.forward(input, (lape as Tensor[])[i]);
-      }
+      const stream = pe.stream(i);
+      return block.forward(stream ? add(input, stream) : input, pe.attention(i));
     };
     // Without a graph nothing inside a block is needed afterwards: release it block by block, so
     // inference holds one block's activations at a time instead of the whole network's.

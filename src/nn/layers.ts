@@ -3,6 +3,7 @@ import { conv2d } from '../ops/conv2d.js';
 import { full, randUniform, truncNormal, zeros } from '../ops/creation.js';
 import { dropout, dropPath } from '../ops/dropout.js';
 import { layerNorm } from '../ops/layer_norm.js';
+import type { GemmOperandOptions } from '../ops/autocast.js';
 import { linear } from '../ops/linear.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -19,8 +20,8 @@ export class Linear extends Module {
     this.bias = (opts.bias ?? true) ? this.param('bias', zeros([outFeatures])) : null;
   }
 
-  forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+  forward(x: Tensor, opts?: GemmOperandOptions): Tensor {
+    return linear(x, this.weight, this.bias, opts);
   }
 }
 
@@ -39,8 +40,8 @@ export class LayerNorm extends Module {
   }
 
   /** norm(x), plus `addend` broadcast over leading rows when given (fused). */
-  forward(x: Tensor, addend: Tensor | null = null): Tensor {
-    return layerNorm(x, this.weight, this.bias, this.eps, addend);
+  forward(x: Tensor, addend: Tensor | null = null, opts?: GemmOperandOptions): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps, addend, opts);
   }
 }
 

@@ -6,6 +6,10 @@
  * q, k and v are strided views into qkv ([B, M, 3, H, hd] read as [B, H, M, hd]) and the context is
  * written straight into [B, M, H, hd] = [B, M, D], so neither direction copies a head permutation
  * (PyTorch's reference materializes four of them per layer). Forward and backward are side by side.
+ *
+ * Under autocast the four GEMMs multiply bfloat16 operands (a bfloat16 copy of qkv, of the
+ * probabilities and of the incoming gradients) with float32 accumulation; logits, softmax, its
+ * gradient and every result stay float32.
  */
 import { record } from '../autograd/tape.js';
 import type { MatrixView } from '../backend/backend.js';
@@ -13,8 +17,9 @@ import { dispatch } from '../backend/dispatch.js';
 import type { Rng } from '../tensor/random.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
+import { emptyResult, gemmDType, toBf16, type GemmOperandOptions } from './autocast.js';
 
-export interface AttentionOptions {
+export interface AttentionOptions extends GemmOperandOptions {
   heads: number;
   /** Logit scale, usually headDim^-0.5. */
   scale: number;
@@ -23,6 +28,8 @@ export interface AttentionOptions {
   /** Dropout on the attention probabilities (training only). */
   dropout?: { p: number; rng: Rng } | null;
 }
+
+type View = MatrixView<Tensor>;
 
 export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   if (qkv.rank !== 3 || qkv.shape[2] % (3 * opts.heads) !== 0) {
@@ -38,19 +45,23 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   if (bias && !shapeEq(bias.shape, [h, m, m])) {
     throw new Error(`attention: bias ${bias.describe()} must be ${fmtShape([h, m, m])}`);
   }
-  const qkvData = qkv.data;
-  // Views into qkv [B, M, 3, H, hd] as [B, H, M, hd] (row = token, col = channel).
-  const part = (i: number, data = qkvData): MatrixView => ({
+  const half = gemmDType() === 'bfloat16';
+  const gemmIn = (t: Tensor): Tensor => (half ? toBf16(t) : t);
+  const qkvS = gemmIn(qkv); // the GEMMs' copy of qkv
+  // Views into a [B, M, 3, H, hd] tensor as [B, H, M, hd] (row = token, col = channel).
+  const part = (i: number, data: Tensor): View => ({
     data,
     offset: i * d,
     strides: [m * three, hd, three, 1],
   });
-  const transposed = (v: MatrixView): MatrixView => ({
+  const transposed = (v: View): View => ({
     ...v,
     strides: [v.strides[0], v.strides[1], v.strides[3], v.strides[2]],
   });
-  const square = (data: Float32Array): MatrixView => ({ data, offset: 0, strides: [h * m * m, m * m, m, 1] });
-  const batch = [b, h] as const;
+  const square = (data: Tensor): View => ({ data, offset: 0, strides: [h * m * m, m * m, m, 1] });
+  // The context [B, M, H, hd] viewed as [B, H, M, hd].
+  const ctx = (data: Tensor): View => ({ data, offset: 0, strides: [m * d, hd, d, 1] });
+  const batch = [b, h];
 
   // logits = scale * q kᵀ (+ bias): the bias is copied in first and accumulated into (beta = 1).
   const probs = Tensor.empty([b, h, m, m]);
@@ -61,17 +72,9 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     ];
     dispatch.stridedCopy({ src: bias, srcStrides, dst: probs, dstStrides, shape: [b, h, m, m] });
   }
-  dispatch.matmulStrided({
-    a: part(0),
-    b: transposed(part(1)),
-    c: square(probs.data),
-    batch,
-    m,
-    n: m,
-    k: hd,
-    alpha: opts.scale,
-    beta: bias ? 1 : 0,
-  });
+  const [q, k, v] = [part(0, qkvS), part(1, qkvS), part(2, qkvS)];
+  const logits = { m, n: m, k: hd, alpha: opts.scale, beta: bias ? 1 : 0 };
+  dispatch.matmulStrided({ a: q, b: transposed(k), c: square(probs), batch, ...logits });
   dispatch.softmax({ x: probs, y: probs, rows: b * h * m, cols: m });
   let mask: Tensor | null = null;
   let used = probs;
@@ -82,79 +85,40 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     const flat = { aStrides: [1], bStrides: [1], shape: [used.size] };
     dispatch.binary({ op: 'mul', a: probs, b: mask, out: used, ...flat });
   }
-  // context [B, M, H, hd] viewed as [B, H, M, hd].
-  const out = Tensor.empty([b, m, d]);
-  const ctx = (data: Float32Array): MatrixView => ({ data, offset: 0, strides: [m * d, hd, d, 1] });
-  dispatch.matmulStrided({
-    a: square(used.data),
-    b: part(2),
-    c: ctx(out.data),
-    batch,
-    m,
-    n: hd,
-    k: m,
-    alpha: 1,
-    beta: 0,
-  });
+  const usedS = gemmIn(used);
+  if (usedS !== used && used !== probs) used.dispose(); // the backward pass needs only its bfloat16 copy
+  const out = emptyResult([b, m, d], opts);
+  dispatch.matmulStrided({ a: square(usedS), b: v, c: ctx(out), batch, m, n: hd, k: m });
 
   const inputs = bias ? [qkv, bias] : [qkv];
   const attrs = { heads: h, scale: opts.scale, dropout: mask !== null };
   record(out, { name: 'attention', attrs }, inputs, (dy) => {
+    const dyS = gemmIn(dy);
     const dqkv = Tensor.empty(qkv.shape);
-    const g = dqkv.data;
-    const dyv = ctx(dy.data);
     // dv = Pᵀ dY ; dP = dY vᵀ
     dispatch.matmulStrided({
-      a: transposed(square(used.data)),
-      b: dyv,
-      c: part(2, g),
+      a: transposed(square(usedS)),
+      b: ctx(dyS),
+      c: part(2, dqkv),
       batch,
       m,
       n: hd,
       k: m,
-      alpha: 1,
-      beta: 0,
     });
     const dp = Tensor.empty([b, h, m, m]);
-    dispatch.matmulStrided({
-      a: dyv,
-      b: transposed(part(2)),
-      c: square(dp.data),
-      batch,
-      m,
-      n: m,
-      k: hd,
-      alpha: 1,
-      beta: 0,
-    });
+    dispatch.matmulStrided({ a: ctx(dyS), b: transposed(v), c: square(dp), batch, m, n: m, k: hd });
+    if (dyS !== dy) dyS.dispose();
     if (mask) {
       const flat = { aStrides: [1], bStrides: [1], shape: [dp.size] };
       dispatch.binary({ op: 'mul', a: dp, b: mask, out: dp, ...flat });
     }
     // dS = softmax'(P) dP, then dq = scale dS k, dk = scale dSᵀ q.
     dispatch.softmaxBackward({ y: probs, dy: dp, dx: dp, rows: b * h * m, cols: m });
-    dispatch.matmulStrided({
-      a: square(dp.data),
-      b: part(1),
-      c: part(0, g),
-      batch,
-      m,
-      n: hd,
-      k: m,
-      alpha: opts.scale,
-      beta: 0,
-    });
-    dispatch.matmulStrided({
-      a: transposed(square(dp.data)),
-      b: part(0),
-      c: part(1, g),
-      batch,
-      m,
-      n: hd,
-      k: m,
-      alpha: opts.scale,
-      beta: 0,
-    });
+    const dsS = gemmIn(dp);
+    const grad = { batch, m, n: hd, k: m, alpha: opts.scale };
+    dispatch.matmulStrided({ a: square(dsS), b: k, c: part(0, dqkv), ...grad });
+    dispatch.matmulStrided({ a: transposed(square(dsS)), b: q, c: part(1, dqkv), ...grad });
+    if (dsS !== dp) dsS.dispose();
     let dbias: Tensor | null = null;
     if (bias?.requiresGrad) {
       dbias = Tensor.empty(bias.shape);
@@ -164,9 +128,7 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     return bias ? [dqkv, dbias] : [dqkv];
   });
   if (!out.requiresGrad) {
-    probs.dispose();
-    mask?.dispose();
-    if (used !== probs) used.dispose();
+    for (const t of new Set([probs, mask, used, usedS, qkvS])) if (t && t !== qkv) t.dispose();
   }
   return out;
 }

@@ -4,7 +4,7 @@ import type { BinaryOp } from '../backend/backend.js';
 import { dispatch } from '../backend/dispatch.js';
 import { broadcastShapes, broadcastStrides, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sum_to_shape.js';
 
 function checkFloat(op: string, ...xs: Tensor[]): void {
   for (const x of xs) if (x.dtype !== 'float32') throw new Error(`${op}: ${x.describe()} must be float32`);
@@ -90,10 +90,4 @@ export function div(a: Tensor, b: Tensor): Tensor {
     }
     return [ga, gb];
   });
-}
-
-/** Elementwise max/min without gradients to the non-selected side (used by clipping/metrics). */
-export function maximum(a: Tensor, b: Tensor): Tensor {
-  checkFloat('maximum', a, b);
-  return binaryRaw('max', a, b);
 }

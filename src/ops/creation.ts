@@ -78,9 +78,3 @@ export function truncNormal(shape: Shape, std = 1, mean = 0, a = -2, b = 2, rng:
   rng.fillTruncNormal(t.data, mean, std, a, b);
   return t;
 }
-
-export function bernoulli(shape: Shape, p: number, rng: Rng = defaultRng()): Tensor {
-  const t = Tensor.empty(shape);
-  rng.fillBernoulli(t.data, p);
-  return t;
-}

@@ -6,7 +6,8 @@
 import { record } from '../autograd/tape.js';
 import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
-import { sumToShape } from './reduce.js';
+import { emptyResult, type GemmOperandOptions } from './autocast.js';
+import { sumToShape } from './sum_to_shape.js';
 
 export function layerNorm(
   x: Tensor,
@@ -14,6 +15,7 @@ export function layerNorm(
   bias: Tensor | null,
   eps: number,
   addend: Tensor | null = null,
+  opts?: GemmOperandOptions,
 ): Tensor {
   const cols = x.shape[x.rank - 1];
   for (const [p, what] of [
@@ -32,7 +34,7 @@ export function layerNorm(
       throw new Error(`layerNorm: addend ${addend.describe()} does not tile input ${x.describe()}`);
     }
   }
-  const out = Tensor.empty(x.shape);
+  const out = emptyResult(x.shape, opts);
   const mean = Tensor.empty([rows]);
   const rstd = Tensor.empty([rows]);
   dispatch.layerNorm({

@@ -1,12 +1,19 @@
 /**
  * y = x Wᵀ + b with W in PyTorch's [out, in] layout; the bias is fused into the GEMM. Leading axes of x
- * are flattened into rows, so one GEMM serves [B, N, D] token tensors.
+ * are flattened into rows, so one GEMM serves [B, N, D] token tensors. Under autocast the three GEMMs
+ * (forward, dx, dW) multiply bfloat16 copies of x, W and dy; y, dx, dW and db stay float32.
  */
 import { record } from '../autograd/tape.js';
 import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
+import { emptyResult, gemmDType, toBf16, type GemmOperandOptions } from './autocast.js';
 
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+export function linear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  opts?: GemmOperandOptions,
+): Tensor {
   if (weight.rank !== 2) throw new Error(`linear: weight ${weight.describe()} must be [out, in]`);
   const [n, k] = weight.shape;
   if (x.shape[x.rank - 1] !== k) {
@@ -18,25 +25,35 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     throw new Error(`linear: bias ${bias.describe()} must be [${n}] for weight ${weight.describe()}`);
   }
   const rows = x.size / k;
-  const out = Tensor.empty([...x.shape.slice(0, -1), n]);
-  dispatch.matmul({ a: x, b: weight, c: out, m: rows, n, k, transB: true, bias }); // [rows, k] @ [n, k]ᵀ
+  const half = gemmDType() === 'bfloat16';
+  const xs = half ? toBf16(x) : x; // the GEMM operands (bfloat16 copies under autocast)
+  const ws = half ? toBf16(weight) : weight;
+  const out = emptyResult([...x.shape.slice(0, -1), n], opts);
+  dispatch.matmul({ a: xs, b: ws, c: out, m: rows, n, k, transB: true, bias }); // [rows, k] @ [n, k]ᵀ
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(out, 'linear', inputs, (dy) => {
+  record(out, 'linear', inputs, (dy) => {
+    const dys = half ? toBf16(dy) : dy;
     let dx: Tensor | null = null;
     let dw: Tensor | null = null;
     let db: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape);
-      dispatch.matmul({ a: dy, b: weight, c: dx, m: rows, n: k, k: n }); // [rows, n] @ [n, k]
+      dispatch.matmul({ a: dys, b: ws, c: dx, m: rows, n: k, k: n }); // [rows, n] @ [n, k]
     }
     if (weight.requiresGrad) {
       dw = Tensor.empty(weight.shape);
-      dispatch.matmul({ a: dy, b: x, c: dw, m: n, n: k, k: rows, transA: true }); // [rows, n]ᵀ @ [rows, k]
+      dispatch.matmul({ a: dys, b: xs, c: dw, m: n, n: k, k: rows, transA: true }); // [rows, n]ᵀ @ [rows, k]
     }
     if (bias?.requiresGrad) {
       db = Tensor.empty(bias.shape);
       dispatch.reduceSum({ x: dy, out: db, outer: 1, r: rows, inner: n });
     }
+    if (dys !== dy) dys.dispose();
     return bias ? [dx, dw, db] : [dx, dw];
   });
+  if (!out.requiresGrad) {
+    if (xs !== x) xs.dispose();
+    if (ws !== weight) ws.dispose();
+  }
+  return out;
 }

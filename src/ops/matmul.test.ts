@@ -41,10 +41,9 @@ describeBackends('matmul and linear', () => {
         gradcheck((x, y) => matmul(x, y, { transA, transB, alpha: 0.5 }), [a, shared]);
       }
     }
-    gradcheck(linear, [
-      param(randTensor([2, 3, 4], rng)),
-      param(randTensor([5, 4], rng)),
-      param(randTensor([5], rng)),
-    ]);
+    gradcheck(
+      (x, w, b) => linear(x, w, b),
+      [param(randTensor([2, 3, 4], rng)), param(randTensor([5, 4], rng)), param(randTensor([5], rng))],
+    );
   });
 });

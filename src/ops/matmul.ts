@@ -1,11 +1,14 @@
 /**
  * Batched matrix multiply with optionally transposed operands: [..., M, K] @ [..., K, N].
- * Batch axes must match or one side must have none / a batch of 1 (broadcast without copying).
+ * Batch axes must match or one side must have none / a batch of 1 (broadcast without copying). Under
+ * autocast the GEMMs multiply bfloat16 copies of the operands (and of the incoming gradient); results
+ * and gradients stay float32.
  */
 import { record } from '../autograd/tape.js';
 import { dispatch } from '../backend/dispatch.js';
 import { broadcastShapes, fmtShape, shapeEq, sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
+import { gemmDType, toBf16 } from './autocast.js';
 import { sum } from './reduce.js';
 import { expandTo } from './shape.js';
 
@@ -97,21 +100,31 @@ export function matmul(a0: Tensor, b0: Tensor, opts: MatmulOptions = {}): Tensor
   const a = alignBatch(a0, batchShape);
   const b = alignBatch(b0, batchShape);
   const p = plan(a, b, transA, transB);
-  const out = matmulRaw(a, b, transA, transB, alpha);
-  return record(out, { name: 'matmul', attrs: { transA, transB, alpha } }, [a, b], (dy) => {
+  const half = gemmDType() === 'bfloat16';
+  const as = half ? toBf16(a) : a; // the GEMM operands (bfloat16 copies under autocast)
+  const bs = half ? toBf16(b) : b;
+  const out = matmulRaw(as, bs, transA, transB, alpha);
+  record(out, { name: 'matmul', attrs: { transA, transB, alpha } }, [a, b], (dy0) => {
+    const dy = half ? toBf16(dy0) : dy0;
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;
     if (a.requiresGrad) {
       // op(A)' = dY op(B)ᵀ, transposed back when A was used transposed.
-      const g = transA ? matmulRaw(b, dy, transB, true, alpha) : matmulRaw(dy, b, false, !transB, alpha);
+      const g = transA ? matmulRaw(bs, dy, transB, true, alpha) : matmulRaw(dy, bs, false, !transB, alpha);
       ga = unbatch(g, a, p.aBatched);
       g.dispose();
     }
     if (b.requiresGrad) {
-      const g = transB ? matmulRaw(dy, a, true, transA, alpha) : matmulRaw(a, dy, !transA, false, alpha);
+      const g = transB ? matmulRaw(dy, as, true, transA, alpha) : matmulRaw(as, dy, !transA, false, alpha);
       gb = unbatch(g, b, p.bBatched);
       g.dispose();
     }
+    if (dy !== dy0) dy.dispose();
     return [ga, gb];
   });
+  if (!out.requiresGrad) {
+    if (as !== a) as.dispose();
+    if (bs !== b) bs.dispose();
+  }
+  return out;
 }

@@ -1,42 +1,15 @@
-/** Reductions over axes (sum, mean, max) and the broadcast-gradient helper `sumToShape`. */
+/** Reductions over axes (sum, mean, max). */
 import { record } from '../autograd/tape.js';
 import { dispatch } from '../backend/dispatch.js';
-import { fmtShape, normAxis, type Shape } from '../tensor/shape.js';
+import { normAxis, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expandTo, reshape } from './shape.js';
+import { reduceSumRaw } from './sum_to_shape.js';
 
 function normAxes(op: string, x: Tensor, axes: number | readonly number[] | undefined): number[] {
   const list = axes === undefined ? x.shape.map((_, i) => i) : typeof axes === 'number' ? [axes] : [...axes];
   const norm = [...new Set(list.map((a) => normAxis(op, a, x.rank)))];
   return norm.sort((a, b) => a - b);
-}
-
-/**
- * Sums x over `axes` (sorted, unique) without recording a graph: adjacent reduced axes are merged into
- * one [outer, r, inner] pass.
- */
-function reduceSumRaw(x: Tensor, axes: readonly number[]): Tensor {
-  let cur = x;
-  let shape = [...x.shape];
-  // Reduce from the last group to the first so earlier axis indices stay valid.
-  let i = axes.length - 1;
-  while (i >= 0) {
-    let j = i;
-    while (j > 0 && axes[j - 1] === axes[j] - 1) j--;
-    const first = axes[j];
-    const last = axes[i];
-    const outer = shape.slice(0, first).reduce((a, b) => a * b, 1);
-    const r = shape.slice(first, last + 1).reduce((a, b) => a * b, 1);
-    const inner = shape.slice(last + 1).reduce((a, b) => a * b, 1);
-    const nextShape = [...shape.slice(0, first), ...shape.slice(last + 1)];
-    const out = Tensor.empty(nextShape);
-    dispatch.reduceSum({ x: cur, out, outer, r, inner });
-    if (cur !== x) cur.dispose();
-    cur = out;
-    shape = nextShape;
-    i = j - 1;
-  }
-  return cur === x ? x.view(x.shape) : cur;
 }
 
 function keptShape(shape: Shape, axes: readonly number[]): number[] {
@@ -105,22 +78,4 @@ function maxAxis(x: Tensor, a: number): Tensor {
     }
     return [dx];
   });
-}
-
-/** Sums a broadcast gradient back to `shape` (the shape of the op's input). Not recorded. */
-export function sumToShape(g: Tensor, shape: Shape): Tensor {
-  if (g.rank < shape.length)
-    throw new Error(`sumToShape: ${fmtShape(g.shape)} is smaller than ${fmtShape(shape)}`);
-  const offset = g.rank - shape.length;
-  const axes: number[] = [];
-  g.shape.forEach((d, i) => {
-    const target = i < offset ? 1 : shape[i - offset];
-    if (target === 1 && d !== 1) axes.push(i);
-    else if (i < offset) axes.push(i);
-  });
-  if (axes.length === 0) return g.view(shape);
-  const raw = reduceSumRaw(g, axes);
-  const out = raw.view(shape);
-  raw.dispose();
-  return out;
 }

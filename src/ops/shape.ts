@@ -3,7 +3,7 @@ import { record } from '../autograd/tape.js';
 import { dispatch } from '../backend/dispatch.js';
 import { broadcastStrides, fmtShape, normAxis, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sum_to_shape.js';
 
 /** Reshape; one axis may be -1 (inferred). Shares storage with x. */
 export function reshape(x: Tensor, shape: Shape): Tensor {

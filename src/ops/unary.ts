@@ -2,15 +2,19 @@
 import { record } from '../autograd/tape.js';
 import type { UnaryOp } from '../backend/backend.js';
 import { dispatch } from '../backend/dispatch.js';
+import { UNARY_OPS_WITH_Y_DERIVATIVE } from '../backend/kernels.js';
 import { Tensor } from '../tensor/tensor.js';
+import { emptyResult, type GemmOperandOptions } from './autocast.js';
 
-function unaryOp(op: UnaryOp, x: Tensor): Tensor {
+function unaryOp(op: UnaryOp, x: Tensor, opts?: GemmOperandOptions): Tensor {
   if (x.dtype !== 'float32') throw new Error(`${op}: ${x.describe()} must be float32`);
-  const out = Tensor.empty(x.shape);
+  // An op whose derivative reads its output keeps that output in float32.
+  const needsY = UNARY_OPS_WITH_Y_DERIVATIVE.includes(op);
+  const out = needsY ? Tensor.empty(x.shape) : emptyResult(x.shape, opts);
   dispatch.unary({ op, x, out });
   return record(out, op, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
-    dispatch.unaryBackward({ op, x, y: out, dy, dx });
+    dispatch.unaryBackward({ op, x, y: needsY ? out : null, dy, dx });
     return [dx];
   });
 }
@@ -23,7 +27,7 @@ export const rsqrt = (x: Tensor): Tensor => unaryOp('rsqrt', x);
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x);
 export const erf = (x: Tensor): Tensor => unaryOp('erf', x);
 /** GELU, exact erf form (PyTorch's default `approximate='none'`). */
-export const gelu = (x: Tensor): Tensor => unaryOp('gelu', x);
+export const gelu = (x: Tensor, opts?: GemmOperandOptions): Tensor => unaryOp('gelu', x, opts);
 export const relu = (x: Tensor): Tensor => unaryOp('relu', x);
 export const abs = (x: Tensor): Tensor => unaryOp('abs', x);
 export const square = (x: Tensor): Tensor => unaryOp('square', x);

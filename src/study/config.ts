@@ -43,6 +43,8 @@ export interface StudyTrainSettings {
   opt?: 'adamw' | 'sgd';
   lr?: number;
   unscaleLr?: boolean;
+  /** bfloat16 mixed precision (see TrainConfig.amp). */
+  amp?: boolean;
   optEps?: number;
   momentum?: number;
   weightDecay?: number;
@@ -185,6 +187,7 @@ const TRAIN_RULES: { readonly [K in keyof Required<StudyTrainSettings>]: FieldRu
   opt: { kind: 'enum', values: ['adamw', 'sgd'] },
   lr: { kind: 'number', min: 0, max: Number.MAX_VALUE, open: 'min' },
   unscaleLr: { kind: 'bool' },
+  amp: { kind: 'bool' },
   optEps: { kind: 'number', min: 0, max: 1, open: 'min' },
   momentum: { kind: 'number', min: 0, max: 1 },
   weightDecay: { kind: 'number', min: 0, max: Number.MAX_VALUE },
@@ -508,5 +511,6 @@ export function trainConfigFor(study: StudyConfig, point: GridPoint, outputDir: 
     outputDir,
     resume: null,
     evalEachEpoch: true,
+    amp: t.amp ?? d.amp,
   };
 }

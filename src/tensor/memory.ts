@@ -19,6 +19,7 @@ const MAX_POOLED_BYTES = 4 * 1024 ** 3;
 
 const f32Pool = new Map<number, Float32Array[]>();
 const i32Pool = new Map<number, Int32Array[]>();
+const u16Pool = new Map<number, Uint16Array[]>();
 let pooledBytes = 0;
 let liveTensors = 0;
 let liveBytes = 0;
@@ -43,16 +44,28 @@ export function allocI32(n: number): Int32Array {
   return new Int32Array(n);
 }
 
-export function release(buf: Float32Array | Int32Array): void {
+/** bfloat16 storage (the upper 16 bits of each float32). */
+export function allocU16(n: number): Uint16Array {
+  const free = u16Pool.get(n);
+  const buf = free?.pop();
+  if (buf) {
+    pooledBytes -= n * 2;
+    return buf;
+  }
+  return new Uint16Array(n);
+}
+
+export function release(buf: Float32Array | Int32Array | Uint16Array): void {
   if (pooledBytes + buf.byteLength > MAX_POOLED_BYTES || buf.length === 0) return;
   // Only buffers that own their whole ArrayBuffer can be reused safely.
   if (buf.byteOffset !== 0 || buf.buffer.byteLength !== buf.byteLength) return;
   if (buf instanceof Float32Array) pushTo(f32Pool, buf);
-  else pushTo(i32Pool, buf);
+  else if (buf instanceof Int32Array) pushTo(i32Pool, buf);
+  else pushTo(u16Pool, buf);
   pooledBytes += buf.byteLength;
 }
 
-function pushTo<T extends Float32Array | Int32Array>(pool: Map<number, T[]>, buf: T): void {
+function pushTo<T extends Float32Array | Int32Array | Uint16Array>(pool: Map<number, T[]>, buf: T): void {
   const list = pool.get(buf.length);
   if (list) list.push(buf);
   else pool.set(buf.length, [buf]);
@@ -79,13 +92,6 @@ export interface MemoryInfo {
 
 export function memoryInfo(): MemoryInfo {
   return { tensors: liveTensors, bytes: liveBytes, pooledBytes };
-}
-
-/** Drops every pooled buffer (e.g. after evaluation at a different batch size). */
-export function clearPool(): void {
-  f32Pool.clear();
-  i32Pool.clear();
-  pooledBytes = 0;
 }
 
 const scopes: Set<Disposable>[] = [];

@@ -1,27 +1,39 @@
 /**
- * N-d tensors: float32 values or int32 indices, always contiguous in row-major order.
+ * N-d tensors: float32 values, int32 indices or bfloat16 values (mixed precision, stored as the upper
+ * 16 bits of a float32 in a Uint16Array), always contiguous in row-major order.
  *
  * Keeping every tensor contiguous keeps each kernel simple and fast; views such as transpose are
  * materialized by a strided copy (the attention reshapes need one in PyTorch too), and matmul takes
  * transposed operands directly so the common cases copy nothing.
  */
 import type { GradFn } from '../autograd/grad_fn.js';
-import { allocF32, allocI32, release, trackAlloc, trackFree, trackInScope, untrack } from './memory.js';
+import { fromBf16Bits } from './bf16.js';
+import {
+  allocF32,
+  allocI32,
+  allocU16,
+  release,
+  trackAlloc,
+  trackFree,
+  trackInScope,
+  untrack,
+} from './memory.js';
 import { fmtShape, sizeOf, assertShape, type Shape } from './shape.js';
 
-export type DType = 'float32' | 'int32';
+export type DType = 'float32' | 'int32' | 'bfloat16';
+type Buffer = Float32Array | Int32Array | Uint16Array;
 
 let nextId = 1;
 
 /** A buffer shared by a tensor and its reshaped views; released to the pool when the last one goes. */
 interface Storage {
-  readonly buf: Float32Array | Int32Array;
+  readonly buf: Buffer;
   refs: number;
   /** Whether the buffer came from the pool and goes back to it; wrapped user arrays do not. */
   readonly pooled: boolean;
 }
 
-function newStorage(buf: Float32Array | Int32Array, pooled: boolean): Storage {
+function newStorage(buf: Buffer, pooled: boolean): Storage {
   trackAlloc(buf.byteLength);
   return { buf, refs: 0, pooled };
 }
@@ -55,6 +67,12 @@ export class Tensor {
   static empty(shape: Shape): Tensor {
     assertShape('empty', shape);
     return new Tensor(shape, 'float32', newStorage(allocF32(sizeOf(shape)), true));
+  }
+
+  /** A bfloat16 tensor whose contents are unspecified (pooled memory). */
+  static emptyBf16(shape: Shape): Tensor {
+    assertShape('emptyBf16', shape);
+    return new Tensor(shape, 'bfloat16', newStorage(allocU16(sizeOf(shape)), true));
   }
 
   static emptyInt(shape: Shape): Tensor {
@@ -98,22 +116,32 @@ export class Tensor {
     return this.keptFlag;
   }
 
-  /** The float32 values (throws for int32 or disposed tensors). */
+  /** The float32 values (throws for other dtypes or disposed tensors). */
   get data(): Float32Array {
     const b = this.liveStorage().buf;
-    if (!(b instanceof Float32Array)) throw new Error(`tensor ${this.describe()} is int32, expected float32`);
+    if (!(b instanceof Float32Array))
+      throw new Error(`tensor ${this.describe()} is ${this.dtype}, expected float32`);
     return b;
   }
 
-  /** The int32 values (throws for float32 or disposed tensors). */
+  /** The int32 values (throws for other dtypes or disposed tensors). */
   get ints(): Int32Array {
     const b = this.liveStorage().buf;
-    if (!(b instanceof Int32Array)) throw new Error(`tensor ${this.describe()} is float32, expected int32`);
+    if (!(b instanceof Int32Array))
+      throw new Error(`tensor ${this.describe()} is ${this.dtype}, expected int32`);
+    return b;
+  }
+
+  /** The bfloat16 values as raw 16-bit patterns (throws for other dtypes or disposed tensors). */
+  get bf16(): Uint16Array {
+    const b = this.liveStorage().buf;
+    if (!(b instanceof Uint16Array))
+      throw new Error(`tensor ${this.describe()} is ${this.dtype}, expected bfloat16`);
     return b;
   }
 
   /** The values' array whatever the dtype (kernels check the element type themselves). */
-  get storageArray(): Float32Array | Int32Array {
+  get storageArray(): Buffer {
     return this.liveStorage().buf;
   }
 
@@ -142,14 +170,15 @@ export class Tensor {
 
   /** A copy of the values as a plain array (flat, row-major). */
   toArray(): number[] {
-    return Array.from(this.dtype === 'float32' ? this.data : this.ints);
+    const b = this.liveStorage().buf;
+    return b instanceof Uint16Array ? Array.from(b, fromBf16Bits) : Array.from(b);
   }
 
   /** The single value of a one-element tensor. */
   item(): number {
     if (this.size !== 1)
       throw new Error(`item(): tensor ${this.describe()} has ${this.size} elements, expected 1`);
-    return this.dtype === 'float32' ? this.data[0] : this.ints[0];
+    return this.toArray()[0];
   }
 
   describe(): string {

@@ -150,6 +150,7 @@ function argsNamespace(cfg: TrainConfig): PyObject {
     distillation_type: cfg.distillation.kind,
     pe: cfg.modelOverrides.pe ?? null,
     join_type: cfg.modelOverrides.join ?? null,
+    amp: cfg.amp,
     lape_config: JSON.stringify(cfg),
   };
   return new PyObject('argparse.Namespace', attrs);

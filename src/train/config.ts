@@ -82,6 +82,12 @@ export interface TrainConfig {
   resume: string | null;
   /** Evaluate on the validation split after every epoch. */
   evalEachEpoch: boolean;
+  /**
+   * bfloat16 mixed precision (autocast) for the forward and backward passes and evaluation, on CPUs
+   * with AVX512_BF16 or AMX; elsewhere one warning and float32. Weights, gradients, optimizer state
+   * and checkpoints stay float32. Default false.
+   */
+  amp: boolean;
 }
 
 /** DeiT's defaults (main.py), with the values lape cannot know yet (model, data) filled in plainly. */
@@ -118,5 +124,6 @@ export function defaultTrainConfig(): TrainConfig {
     outputDir: null,
     resume: null,
     evalEachEpoch: true,
+    amp: false,
   };
 }

@@ -1,6 +1,7 @@
 /** Evaluation: top-1, top-5 and loss over a loader, as DeiT's `evaluate`. */
 import { noGrad } from '../autograd/tape.js';
 import type { Batch } from '../data/batch.js';
+import { autocast } from '../ops/autocast.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
 import { crossEntropy } from '../ops/cross_entropy.js';
 import { intTensor } from '../ops/creation.js';
@@ -45,11 +46,19 @@ export interface EvalProgress {
 /** What evaluation reads: batches (a DataLoader, or any async iterable) and how many there are. */
 export type EvalBatches = AsyncIterable<Batch> & { readonly numBatches: number };
 
+export interface EvaluateOptions {
+  /** Called after every batch. */
+  onBatch?: EvalProgress;
+  /** bfloat16 autocast for the forward pass (see `autocast`); default false. */
+  amp?: boolean;
+}
+
 export async function evaluate(
   model: VisionTransformer,
   loader: EvalBatches,
-  onBatch?: EvalProgress,
+  options: EvaluateOptions = {},
 ): Promise<EvalResult> {
+  const { onBatch, amp = false } = options;
   const wasTraining = model.training;
   model.eval();
   const classes = model.config.numClasses;
@@ -62,16 +71,21 @@ export async function evaluate(
   try {
     for await (const batch of loader) {
       noGrad(() =>
-        tidy(() => {
-          const x = Tensor.fromData(batch.images, [batch.size, c, h, h]);
-          const labels = intTensor(batch.labels);
-          const logits = model.forward(x).logits;
-          lossSum += crossEntropy(logits, { kind: 'labels', labels }).item() * batch.size;
-          const t = topK(logits.data, batch.labels, classes, Math.min(5, classes));
-          top1 += t.top1;
-          top5 += t.topk;
-          images += batch.size;
-        }),
+        tidy(() =>
+          autocast(
+            () => {
+              const x = Tensor.fromData(batch.images, [batch.size, c, h, h]);
+              const labels = intTensor(batch.labels);
+              const logits = model.forward(x).logits;
+              lossSum += crossEntropy(logits, { kind: 'labels', labels }).item() * batch.size;
+              const t = topK(logits.data, batch.labels, classes, Math.min(5, classes));
+              top1 += t.top1;
+              top5 += t.topk;
+              images += batch.size;
+            },
+            { enabled: amp },
+          ),
+        ),
       );
       onBatch?.(++batches, loader.numBatches);
     }

@@ -6,10 +6,11 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeEngine } from '../backend/registry.js';
+import { ampAvailable } from '../ops/autocast.js';
 import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
 import { readStateDict } from '../io/pth.js';
-import { toFloat32, type StateDict } from '../io/host_tensor.js';
+import type { StateDict } from '../io/host_tensor.js';
 import { createModel } from '../models/registry.js';
 import { adaptForFinetune } from '../models/finetune.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
@@ -122,13 +123,6 @@ function loadTeacher(cfg: TrainConfig, numClasses: number): VisionTransformer | 
   return teacher.eval();
 }
 
-function copyEma(ema: ModelEma, sd: StateDict): void {
-  for (const [k, t] of ema.shadow) {
-    const src = sd.get(k);
-    if (src && t.dtype === 'float32' && src.data.length === t.size) t.data.set(toFloat32(src));
-  }
-}
-
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   const showProgress = hooks.progress ?? false;
@@ -171,9 +165,9 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     ...cfg.schedule,
   };
   const optimizer = buildOptimizer(cfg, model, baseLr);
-  const ema = cfg.ema ? new ModelEma(model.stateDict(), cfg.ema.decay) : null;
 
   let state: TrainingState = { epoch: 0, batchesDone: 0, maxAccuracy: 0, rng: null };
+  let savedEma: StateDict | null = null;
   if (cfg.resume) {
     const ck = readTrainingCheckpoint(cfg.resume);
     const modelSd = readStateDict(cfg.resume).stateDict;
@@ -181,7 +175,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     const optState = ck.raw.get('optimizer');
     if (optState !== undefined) loadOptimizerState(optimizer, optState, cfg.resume);
     const emaSd = ck.raw.get('model_ema');
-    if (ema && emaSd instanceof Map) copyEma(ema, emaSd as StateDict);
+    if (emaSd instanceof Map) savedEma = emaSd as StateDict;
     state = ck.state;
     model.rng.setState(state.rng ?? new Rng(cfg.seed + state.epoch).state());
     log(
@@ -189,6 +183,14 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     );
   }
 
+  // The EMA starts from the weights training starts from (after --finetune / --resume), as DeiT's.
+  const ema = cfg.ema ? new ModelEma(model.stateDict(), cfg.ema.decay) : null;
+  if (ema && savedEma && cfg.resume) ema.load(savedEma, cfg.resume);
+  else if (ema && cfg.resume)
+    log(`${cfg.resume} has no 'model_ema': the weight EMA starts from the resumed weights`);
+
+  const amp = ampAvailable(cfg.amp, log);
+  if (amp) log('precision: bfloat16 autocast (float32 weights, gradients and optimizer)');
   const ctx: StepContext = {
     model,
     optimizer,
@@ -197,6 +199,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     teacher,
     clipGrad: cfg.clipGrad,
     ema,
+    amp,
   };
   const out = cfg.outputDir;
   if (out) mkdirSync(out, { recursive: true });
@@ -282,7 +285,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     };
     state = { ...state, epoch: epoch + 1, batchesDone: 0, rng: model.rng.state() };
     if (valLoader) {
-      final = await evaluate(model, valLoader);
+      final = await evaluate(model, valLoader, { amp });
       Object.assign(entry, { test_loss: final.loss, test_acc1: final.acc1, test_acc5: final.acc5 });
       log(
         `epoch ${epoch + 1}: train loss ${entry.train_loss.toFixed(4)}, test acc1 ${final.acc1.toFixed(2)}% acc5 ${final.acc5.toFixed(2)}% loss ${final.loss.toFixed(4)} (${entry.train_images_per_s.toFixed(1)} img/s)`,

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { toFloat32 } from '../../src/io/host_tensor.js';
 import { readNpy } from '../../src/io/npy.js';
+import { readStateDict } from '../../src/io/pth.js';
 import { assertClose } from '../util.js';
 import { makeImageFolder } from '../train/helpers.js';
 
@@ -44,13 +45,20 @@ function tinyTrainArgs(data: string, out: string, epochs: number, ...extra: stri
   ];
 }
 
-function lape(...args: string[]): { status: number; stdout: string; stderr: string } {
+function lapeWithEnv(
+  env: NodeJS.ProcessEnv,
+  ...args: string[]
+): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/lape-dev.ts'), ...args], {
     cwd: root,
     encoding: 'utf8',
+    env: { ...process.env, ...env },
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+
+const lape = (...args: string[]): { status: number; stdout: string; stderr: string } =>
+  lapeWithEnv({}, ...args);
 
 function assertCleanError(r: { status: number; stderr: string }, pattern: RegExp): void {
   assert.notEqual(r.status, 0, 'expected a failure');
@@ -238,6 +246,29 @@ np.save(sys.argv[3], np.stack(out).astype(np.float32))
     const r = lape(...tinyTrainArgs(data, run, 3, '--resume', join(run, 'checkpoint.pth')));
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /resumed from .*checkpoint\.pth: \d+ epochs done/);
+  });
+
+  it('--amp without bfloat16 hardware: one warning, then exactly the float32 run', async () => {
+    const data = await makeImageFolder(2, 4);
+    // oneDNN hides AVX512_BF16 and AMX under this setting, as on a CPU without them.
+    const noBf16 = { ONEDNN_MAX_CPU_ISA: 'AVX512_CORE' };
+    const [plain, amp] = [
+      mkdtempSync(join(tmpdir(), 'lape-noamp-')),
+      mkdtempSync(join(tmpdir(), 'lape-amp-')),
+    ];
+    const a = lapeWithEnv(noBf16, ...tinyTrainArgs(data, plain, 1));
+    const b = lapeWithEnv(noBf16, ...tinyTrainArgs(data, amp, 1, '--amp'));
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(b.status, 0, b.stderr);
+    const warnings = b.stderr.split('\n').filter((l) => l.includes('--amp'));
+    assert.equal(warnings.length, 1, b.stderr);
+    assert.match(warnings[0], /--amp: no bfloat16 hardware \(.*\); running in float32/);
+    assert.doesNotMatch(b.stderr, /precision: bfloat16/);
+    const weights = (f: string): number[] =>
+      [...readStateDict(f).stateDict.values()].flatMap((t) =>
+        Array.from(t.data as ArrayLike<number>, Number),
+      );
+    assert.deepEqual(weights(join(amp, 'checkpoint.pth')), weights(join(plain, 'checkpoint.pth')));
   });
 
   it('bad input gets one clear line naming the problem', () => {

@@ -28,8 +28,8 @@ interface ManifestEntry {
     state_dict: string;
     input: string;
     logits: string;
-    labels?: string;
-    grads?: string;
+    labels: string;
+    grads: string;
     dist_labels?: string;
   };
 }
@@ -66,6 +66,8 @@ it('the manifest covers every PE type, join, RPE, distillation and the CCT famil
       `no fixture for ${want}`,
     );
   }
+  for (const c of manifest.configs)
+    assert.ok(c.files.grads && c.files.labels, `${c.name}: no gradient fixture`);
 });
 
 describeBackends('models match PyTorch', () => {
@@ -80,7 +82,6 @@ describeBackends('models match PyTorch', () => {
       });
       model.dispose();
     });
-    if (!entry.files.grads || !entry.files.labels) continue;
     const { grads, labels } = entry.files;
     it(`${entry.name}: gradients of every parameter`, () => {
       const model = load(entry).train();

@@ -1,14 +1,16 @@
 /**
  * The training loop end to end on a tiny real image folder: it learns, resume is bit-exact (after a
- * whole epoch and after an interrupt inside one), divergence stops cleanly, and checkpoints load in
- * the same model again.
+ * whole epoch and after an interrupt inside one, in float32 and in mixed precision), divergence stops
+ * cleanly, and checkpoints load in the same model again.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { readStateDict } from '../../src/io/pth.js';
+import { PyObject, type PyValue } from '../../src/io/pickle.js';
+import { readPth, readStateDict } from '../../src/io/pth.js';
+import { bf16Support } from '../../src/backend/registry.js';
 import { train, DivergedError } from '../../src/train/train.js';
 import { makeImageFolder, tinyConfig } from './helpers.js';
 
@@ -95,6 +97,32 @@ describe('train', () => {
     await train(tinyConfig(data, cont, { resume: join(cut, 'checkpoint.pth') }), quiet);
     assert.deepEqual(weightsOf(join(cont, 'checkpoint.pth')), weightsOf(join(full, 'checkpoint.pth')));
   });
+
+  it(
+    'mixed precision: an amp run resumes bit-exactly, is not float32, and records amp in its args',
+    { skip: !bf16Support().native && 'no bfloat16 hardware here (--amp runs in float32)' },
+    async () => {
+      const amp = { amp: true };
+      const full = mkdtempSync(join(tmpdir(), 'lape-amp-full-'));
+      await train(tinyConfig(data, full, amp), quiet);
+      const first = mkdtempSync(join(tmpdir(), 'lape-amp-part-'));
+      await train(tinyConfig(data, first, { ...amp, epochs: 1 }), quiet);
+      const resumed = mkdtempSync(join(tmpdir(), 'lape-amp-resumed-'));
+      await train(tinyConfig(data, resumed, { ...amp, resume: join(first, 'checkpoint.pth') }), quiet);
+      const ampWeights = weightsOf(join(full, 'checkpoint.pth'));
+      assert.deepEqual(weightsOf(join(resumed, 'checkpoint.pth')), ampWeights);
+      const fp32 = mkdtempSync(join(tmpdir(), 'lape-fp32-'));
+      await train(tinyConfig(data, fp32), quiet);
+      assert.notDeepEqual(
+        ampWeights,
+        weightsOf(join(fp32, 'checkpoint.pth')),
+        'autocast changed the arithmetic',
+      );
+      const args = (readPth(join(full, 'checkpoint.pth')) as Map<string, PyValue>).get('args');
+      assert.ok(args instanceof PyObject);
+      assert.equal(args.attrs.amp, true);
+    },
+  );
 
   it('stops on a NaN loss and leaves the last good checkpoint intact', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lape-nan-'));

@@ -1,4 +1,5 @@
 import type { BinaryOp, KernelArgs, UnaryOp } from '../kernels.js';
+import { toBf16Bits } from '../../tensor/bf16.js';
 import { erf } from './erf.js';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -66,12 +67,13 @@ function derivative(op: UnaryOp): (x: number, y: number) => number {
 
 export function unary({ op, x, out }: KernelArgs<'unary'>): void {
   const f = unaryFn(op);
-  for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
+  if (out instanceof Uint16Array) for (let i = 0; i < x.length; i++) out[i] = toBf16Bits(f(x[i]));
+  else for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
 }
 
 export function unaryBackward({ op, x, y, dy, dx }: KernelArgs<'unaryBackward'>): void {
   const d = derivative(op);
-  for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * d(x[i], y[i]);
+  for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * d(x[i], y ? y[i] : NaN);
 }
 
 export function affine({ x, out, alpha, beta }: KernelArgs<'affine'>): void {

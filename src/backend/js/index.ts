@@ -3,6 +3,7 @@
  * tested against, and what lape runs on where oneDNN is not installed (`LAPE_BACKEND=js`).
  */
 import type { Backend } from '../backend.js';
+import { cast } from './cast.js';
 import { col2im, im2col, maxPool2d } from './conv.js';
 import { gatherRows, scatterAddRows, stridedCopy } from './copy.js';
 import { dropoutMask } from './dropout.js';
@@ -17,6 +18,7 @@ export const jsBackend: Backend = {
   name: 'js',
   matmul,
   matmulStrided,
+  cast,
   unary,
   unaryBackward,
   affine,

@@ -1,7 +1,9 @@
+import { toBf16Bits } from '../../tensor/bf16.js';
 import type { KernelArgs } from '../kernels.js';
 
 export function layerNorm(args: KernelArgs<'layerNorm'>): void {
   const { x, gamma, beta, y, mean, rstd, rows, cols, eps, addend, addendRows } = args;
+  const half = y instanceof Uint16Array;
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let s = 0;
@@ -22,7 +24,7 @@ export function layerNorm(args: KernelArgs<'layerNorm'>): void {
       if (gamma) t *= gamma[j];
       if (beta) t += beta[j];
       if (addend) t += addend[ao + j];
-      y[o + j] = t;
+      y[o + j] = half ? toBf16Bits(t) : t;
     }
   }
 }

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 
+import { bf16ToFloat32, float32ToBf16 } from '../../tensor/bf16.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Backend } from '../backend.js';
 import { dispatch } from '../dispatch.js';
@@ -42,6 +43,13 @@ function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     out[i] = lo + ((s >>> 8) / 16777216) * (hi - lo);
   }
+  return out;
+}
+
+/** The same values rounded to bfloat16 (as raw 16-bit patterns). */
+function bf16(x: Float32Array): Uint16Array {
+  const out = new Uint16Array(x.length);
+  float32ToBf16(x, out);
   return out;
 }
 
@@ -128,22 +136,28 @@ interface MatmulCase {
   alpha: number;
   beta: number;
   bias: boolean;
+  /** bfloat16 inputs, and optionally a bfloat16 output. */
+  bf16In?: boolean;
+  bf16Out?: boolean;
 }
 
 function matmulCase(cs: MatmulCase, seed: number): KernelCase<'matmul'> {
   const { m, n, k, batch } = cs;
+  const input = (x: Float32Array): Float32Array | Uint16Array => (cs.bf16In ? bf16(x) : x);
+  const output = (x: Float32Array): Float32Array | Uint16Array => (cs.bf16Out ? bf16(x) : x);
   const strideA = cs.bcastA ? 0 : m * k;
   const strideB = cs.bcastB ? 0 : k * n;
   const strideC = cs.sharedC ? 0 : m * n;
   const len = (stride: number, item: number): number => Math.max(1, (batch - 1) * stride + item);
-  const t = k >= 512 ? 1e-4 : 2e-5;
+  // A bfloat16 output may land one bfloat16 step (2^-8 relative) away where the float32 sums differ.
+  const t = cs.bf16Out ? 8e-3 : k >= 512 ? 1e-4 : 2e-5;
   return {
     what: `matmul ${JSON.stringify(cs)}`,
     args: () => ({
       ...cs,
-      a: rand(len(strideA, m * k), seed),
-      b: rand(len(strideB, k * n), seed + 1),
-      c: rand(len(strideC, m * n), seed + 2),
+      a: input(rand(len(strideA, m * k), seed)),
+      b: input(rand(len(strideB, k * n), seed + 1)),
+      c: output(rand(len(strideC, m * n), seed + 2)),
       strideA,
       strideB,
       strideC,
@@ -225,6 +239,27 @@ function matmulCases(): KernelCase<'matmul'>[] {
       23,
     ),
   );
+  // Mixed precision: bfloat16 inputs, float32 or bfloat16 outputs, with every option.
+  for (const bf16Out of [false, true])
+    for (const [m, n, k] of [
+      [1, 1, 1],
+      [17, 33, 65],
+      [520, 256, 512],
+    ])
+      for (const transA of [false, true])
+        for (const transB of [false, true])
+          for (const [alpha, beta, bias] of [
+            [1, 0, true],
+            [0.125, 1, false],
+            [0.5, 0, true],
+          ] as [number, number, boolean][]) {
+            const cs = { m, n, k, transA, transB, batch: 1, alpha, beta, bias, bf16In: true, bf16Out };
+            out.push(matmulCase(cs, seed++));
+          }
+  const mixed = { ...base, bias: false, bf16In: true };
+  out.push(matmulCase({ ...mixed, m: 65, n: 65, k: 64, transB: true, batch: 6, bcastB: true, beta: 0 }, 40));
+  out.push(matmulCase({ ...mixed, m: 9, n: 11, k: 13, batch: 4, sharedC: true, beta: 1, bf16Out: true }, 41));
+  out.push(matmulCase({ ...mixed, m: 3, n: 4, k: 0, batch: 2, beta: 1, bias: true, bf16Out: true }, 42));
   return out;
 }
 
@@ -345,7 +380,21 @@ function matmulStridedCases(): KernelCase<'matmulStrided'>[] {
       tol: tol(2e-5, 2e-5),
     });
   }
-  return out;
+  // The same problems with bfloat16 operands (the attention GEMMs under autocast), float32 or
+  // bfloat16 results.
+  const half = (v: KernelArgs<'matmulStrided'>['a']) => ({ ...v, data: bf16(v.data as Float32Array) });
+  const mixed = out.flatMap((c) =>
+    [false, true].map((bf16Out) => ({
+      ...c,
+      what: `${c.what} bf16 inputs${bf16Out ? ', bf16 output' : ''}`,
+      args: () => {
+        const a = c.args();
+        return { ...a, a: half(a.a), b: half(a.b), c: bf16Out ? half(a.c) : a.c };
+      },
+      tol: bf16Out ? tol(8e-3, 1e-6) : c.tol,
+    })),
+  );
+  return [...out, ...mixed];
 }
 
 const UNARY_DOMAINS: Record<UnaryOp, [number, number]> = {
@@ -990,9 +1039,46 @@ function sumSquaresCases(): KernelCase<'sumSquares'>[] {
   }));
 }
 
+function castCases(): KernelCase<'cast'>[] {
+  const special = [
+    0,
+    -0,
+    1,
+    -1,
+    1.00390625,
+    1.01171875,
+    3.4e38,
+    -3.4e38,
+    Infinity,
+    -Infinity,
+    NaN,
+    1e-40,
+    65504,
+  ];
+  const out: KernelCase<'cast'>[] = [];
+  for (const n of [1, 13, 1001, 300001]) {
+    const x = (): Float32Array => {
+      const v = rand(n, n, -1e3, 1e3);
+      v.set(special.slice(0, Math.min(n, special.length)));
+      return v;
+    };
+    const exactCase = (what: string, args: () => KernelArgs<'cast'>): KernelCase<'cast'> => ({
+      what: `cast ${what} n=${n}`,
+      args,
+      outputs: ['out'],
+      tol: 'exact',
+    });
+    out.push(exactCase('f32 -> bf16', () => ({ x: x(), out: new Uint16Array(n) })));
+    out.push(exactCase('bf16 -> f32', () => ({ x: bf16(x()), out: new Float32Array(n) })));
+    out.push(exactCase('f32 -> f32', () => ({ x: x(), out: new Float32Array(n) })));
+  }
+  return out;
+}
+
 const CASES: Cases = {
   matmul: matmulCases,
   matmulStrided: matmulStridedCases,
+  cast: castCases,
   unary: unaryCases,
   unaryBackward: unaryBackwardCases,
   affine: () => elementwiseScalarCases().affine,
@@ -1016,6 +1102,14 @@ const CASES: Cases = {
   sumSquares: sumSquaresCases,
 };
 
+/** The numbers a buffer holds (bfloat16 widened). */
+function values(x: AnyArray): ArrayLike<number> {
+  if (!(x instanceof Uint16Array)) return x;
+  const out = new Float32Array(x.length);
+  bf16ToFloat32(x, out);
+  return out;
+}
+
 /** Runs one case on both backends and compares every output (and the result, if any). */
 function compare<K extends KernelName>(name: K, cs: KernelCase<K>, nb: Backend): void {
   const run = (backend: Backend): { args: KernelArgs<K>; result: unknown } => {
@@ -1032,7 +1126,7 @@ function compare<K extends KernelName>(name: K, cs: KernelCase<K>, nb: Backend):
       continue;
     }
     if (cs.tol === 'exact') exact(a, e, `${cs.what}: ${String(key)}`);
-    else close(a, e, cs.tol.rtol, cs.tol.atol, `${cs.what}: ${String(key)}`);
+    else close(values(a), values(e), cs.tol.rtol, cs.tol.atol, `${cs.what}: ${String(key)}`);
   }
   if (typeof j.result === 'number') {
     assert.equal(typeof n.result, 'number');
@@ -1250,7 +1344,11 @@ describe('native backend', { skip }, () => {
       );
       call(
         () => dispatch.matmul({ a: new Int32Array(16) as never, b: f, c: f, m: 2, n: 2, k: 2 }),
-        /kernel matmul: argument 'a' must be f32 \(float32\), got a i32 array/,
+        /kernel matmul: argument 'a' must be f32 \(float32\) or bf16 \(bfloat16\), got a i32 array/,
+      );
+      call(
+        () => dispatch.matmul({ a: f, b: new Uint16Array(4), c: f, m: 2, n: 2, k: 1 }),
+        /kernel matmul: 'a' and 'b' must have the same element type/,
       );
       call(
         () => dispatch.unary({ op: 'exp', x: f, out: new Float32Array(5) }),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ImageU8 } from '../image.js';
-import { Rng } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
 import { colorJitter } from './color_jitter.js';
 import { adjustBrightness } from './pixel_ops.js';
 

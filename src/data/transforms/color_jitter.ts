@@ -4,7 +4,7 @@
  * [max(0, 1 - s), 1 + s] and the adjustments run in a random order, as torchvision does.
  */
 import type { ImageU8 } from '../image.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../tensor/random.js';
 import { adjustBrightness, adjustContrast, adjustSaturation } from './pixel_ops.js';
 
 export interface ColorJitterStrength {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type ImageU8, flipHorizontal } from '../image.js';
-import { Rng } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
 import { centerCrop, randomCropWithPadding, randomResizedCropBox, resizeCenterCrop } from './crop.js';
 import { resizeShorterSide } from './resize.js';
 

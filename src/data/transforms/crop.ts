@@ -2,7 +2,7 @@
  * Geometric crops with torchvision's parameter semantics.
  */
 import { type ImageU8, roundHalfEven } from '../image.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../tensor/random.js';
 import { type Box, type Interpolation, resizeRegion, resizeShorterSide } from './resize.js';
 
 /**

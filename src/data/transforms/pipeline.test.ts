@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DataError } from '../errors.js';
 import { type ImageU8, flipHorizontal, toGray } from '../image.js';
-import { Rng } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
 import { FASHION_MNIST_STATS, IMAGENET_STATS } from '../stats.js';
 import { resizeCenterCrop } from './crop.js';
 import { normalizationTables, toTensorInto } from './normalize.js';

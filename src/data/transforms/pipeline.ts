@@ -10,7 +10,7 @@
  */
 import { DataError } from '../errors.js';
 import { type Channels, type ImageU8, flipHorizontal, luma, toGray } from '../image.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../tensor/random.js';
 import { colorJitter } from './color_jitter.js';
 import { randomCropWithPadding, randomResizedCrop, resizeCenterCrop } from './crop.js';
 import { type Normalization, normalizationTables, toTensorInto } from './normalize.js';
@@ -131,7 +131,7 @@ export function compileTransform(config: TransformConfig): CompiledTransform {
         sampleLength,
         apply(img, rng, out, offset) {
           let x = cropStep(toModelChannels(img), rng);
-          if (hflip > 0 && rng.uniform() < hflip) x = flipHorizontal(x);
+          if (hflip > 0 && rng.uniform32() < hflip) x = flipHorizontal(x);
           x = augmentStep(x, rng);
           toTensorInto(x, tables, out, offset);
           if (erasing !== null && erasing.prob > 0) {

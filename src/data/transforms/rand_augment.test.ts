@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DataError } from '../errors.js';
 import type { ImageU8 } from '../image.js';
-import { Rng } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
 import { affine, rotationMatrix } from './affine.js';
 import { adjustBrightness, posterize, solarize, solarizeAdd } from './pixel_ops.js';
 import {
@@ -73,7 +73,7 @@ describe('RandAugment ops', () => {
     assert.deepEqual(at('Brightness', 9).data, adjustBrightness(ramp, 1.72).data); // 0.9 * 1.8 + 0.1
     // Increasing enhance: 1 +- 0.81, the sign from the op's first draw (negated when > 0.5).
     for (let seed = 0; seed < 6; seed++) {
-      const negate = Rng.derive(seed).uniform() > 0.5;
+      const negate = Rng.derive(seed).uniform32() > 0.5;
       assert.deepEqual(
         at('BrightnessIncreasing', 9, seed).data,
         adjustBrightness(ramp, 1 + (negate ? -1 : 1) * 0.9 * 0.9).data,
@@ -86,7 +86,7 @@ describe('RandAugment ops', () => {
 
   it('maps geometric levels to +-30 degrees, +-0.3 shear and +-0.45 of the side', () => {
     for (let seed = 0; seed < 4; seed++) {
-      const sign = Rng.derive(seed).uniform() > 0.5 ? -1 : 1;
+      const sign = Rng.derive(seed).uniform32() > 0.5 ? -1 : 1;
       const warp = (m: readonly [number, number, number, number, number, number]): Uint8Array =>
         affine(ramp, m, 'bicubic', [73]).data;
       assert.deepEqual(at('Rotate', 10, seed).data, warp(rotationMatrix(sign * 30, 16, 16)));
@@ -97,7 +97,7 @@ describe('RandAugment ops', () => {
     }
     // Translating by 0.45 * 16 = 7.2 pixels uncovers 7 full columns, filled with the mean colour.
     const shifted = at('TranslateXRel', 10, 0);
-    const sign = Rng.derive(0).uniform() > 0.5 ? -1 : 1;
+    const sign = Rng.derive(0).uniform32() > 0.5 ? -1 : 1;
     const col = sign > 0 ? 15 : 0;
     for (let y = 0; y < 16; y++) assert.equal(shifted.data[y * 16 + col], 73);
   });
@@ -115,7 +115,7 @@ describe('RandAugment ops', () => {
     for (let seed = 0; seed < 20; seed++) {
       const probe = Rng.derive(seed);
       probe.int(1); // the op choice
-      const m = Math.max(0, Math.min(10, 9 + 0.5 * probe.normal()));
+      const m = Math.max(0, Math.min(10, 9 + 0.5 * probe.normal32()));
       const expected = solarizeAdd(ramp, Math.min(128, Math.trunc((m / 10) * 110)));
       assert.deepEqual(randAugment(ramp, spec, ctx, Rng.derive(seed)).data, expected.data);
     }

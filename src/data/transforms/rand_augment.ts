@@ -13,7 +13,7 @@
  */
 import { DataError } from '../errors.js';
 import type { ImageU8 } from '../image.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../tensor/random.js';
 import { affine, rotationMatrix } from './affine.js';
 import {
   adjustBrightness,
@@ -206,7 +206,7 @@ export interface RandAugmentContext {
 }
 
 function randomlyNegate(v: number, rng: Rng): number {
-  return rng.uniform() > 0.5 ? -v : v;
+  return rng.uniform32() > 0.5 ? -v : v;
 }
 
 /** timm's _enhance_level_to_arg: [0.1, 1.9], growing with the level. */
@@ -305,7 +305,7 @@ function chooseOps(spec: RandAugmentSpec, rng: Rng): RandAugmentOp[] {
   const w = spec.weights.slice();
   const chosen: RandAugmentOp[] = [];
   for (let k = 0; k < spec.numOps; k++) {
-    let u = rng.uniform() * w.reduce((a, b) => a + b, 0);
+    let u = rng.uniform32() * w.reduce((a, b) => a + b, 0);
     let pick = -1;
     for (let j = 0; j < w.length; j++) {
       if (w[j] === 0) continue;
@@ -322,10 +322,10 @@ function chooseOps(spec: RandAugmentSpec, rng: Rng): RandAugmentOp[] {
 export function randAugment(img: ImageU8, spec: RandAugmentSpec, ctx: RandAugmentContext, rng: Rng): ImageU8 {
   let out = img;
   for (const op of chooseOps(spec, rng)) {
-    if (spec.prob < 1 && rng.uniform() > spec.prob) continue;
+    if (spec.prob < 1 && rng.uniform32() > spec.prob) continue;
     let magnitude = spec.magnitude;
     if (spec.magnitudeStd === Infinity) magnitude = rng.range(0, magnitude);
-    else if (spec.magnitudeStd > 0) magnitude += spec.magnitudeStd * rng.normal();
+    else if (spec.magnitudeStd > 0) magnitude += spec.magnitudeStd * rng.normal32();
     magnitude = Math.max(0, Math.min(magnitude, spec.magnitudeMax));
     out = applyRandAugmentOp(out, op, magnitude, ctx, rng);
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Rng } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
 import { type RandomErasingConfig, TIMM_RANDOM_ERASING, randomErase } from './random_erasing.js';
 
 const C = 3;

@@ -5,7 +5,7 @@
  * strictly inside the image is filled.
  */
 import { roundHalfEven } from '../image.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../tensor/random.js';
 
 /** 'pixel': N(0,1) per value; 'rand': N(0,1) per channel; 'const': zeros. */
 export type ErasingMode = 'pixel' | 'rand' | 'const';
@@ -41,7 +41,7 @@ export function randomErase(
   cfg: RandomErasingConfig,
   rng: Rng,
 ): void {
-  if (rng.uniform() > cfg.prob) return;
+  if (rng.uniform32() > cfg.prob) return;
   const area = height * width;
   const count = cfg.minCount === cfg.maxCount ? cfg.minCount : rng.intInclusive(cfg.minCount, cfg.maxCount);
   const logLo = Math.log(cfg.minAspect);
@@ -56,11 +56,11 @@ export function randomErase(
         const top = rng.intInclusive(0, height - h);
         const left = rng.intInclusive(0, width - w);
         for (let c = 0; c < channels; c++) {
-          const channelValue = cfg.mode === 'rand' ? rng.normal() : 0;
+          const channelValue = cfg.mode === 'rand' ? rng.normal32() : 0;
           for (let y = top; y < top + h; y++) {
             const row = offset + (c * height + y) * width;
             for (let x = left; x < left + w; x++) {
-              out[row + x] = cfg.mode === 'pixel' ? rng.normal() : channelValue;
+              out[row + x] = cfg.mode === 'pixel' ? rng.normal32() : channelValue;
             }
           }
         }

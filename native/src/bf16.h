@@ -1,0 +1,25 @@
+// bfloat16 conversions, bit-identical to src/tensor/bf16.ts: round to nearest even, NaN stays a quiet
+// NaN. Plain integer arithmetic, so the loops vectorize on every ISA.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace lape {
+
+inline uint16_t toBf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t nan = (u >> 16) | 0x40u;
+  return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+}
+
+inline float fromBf16(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+}  // namespace lape
