@@ -151,6 +151,17 @@ function derived(r: BenchResult): string[] {
     if (tl && tb) line += `, PyTorch ${pct(tl[1].value, tb.value)} (${threadsLabel(tl[0])})`;
     out.push(`- ${line}.`);
   }
+  const amp = row('vit_lite_amp_step')?.lape;
+  if (amp && lape?.lape)
+    out.push(
+      `- bfloat16 autocast over lape's own float32 (ViT-Lite LaPE train step): ${(lape.lape.value / amp.value).toFixed(2)}x faster.`,
+    );
+  const ampInfer = row('deit_tiny_amp_infer')?.lape;
+  const infer = row('deit_tiny')?.lape;
+  if (ampInfer && infer)
+    out.push(
+      `- bfloat16 autocast over lape's own float32 (DeiT-Tiny inference): ${(ampInfer.value / infer.value).toFixed(2)}x faster.`,
+    );
   const fed = row('data_loader')?.lape;
   const mem = row('data_memory')?.lape;
   if (fed && mem)

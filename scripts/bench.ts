@@ -9,8 +9,11 @@
  *                   batch 128), ms (median)
  *   vit_lite_LaPE   ViT-Lite-7/4 training step (batch 128: forward, cross-entropy, backward, AdamW), LaPE
  *   vit_lite_basic  and basic join, ms (median)
+ *   vit_lite_amp_step  the LaPE step under bfloat16 autocast (PyTorch: torch.autocast('cpu', bfloat16))
  *   deit_tiny       DeiT-Tiny 224 inference, batch 64, no grad, images/s
- *   ort_deit_tiny   the same model exported by lape to ONNX, in onnxruntime-node (scripts/bench/ort.ts); lape only
+ *   deit_tiny_amp_infer  the same under bfloat16 autocast
+ *   ort_deit_tiny   the same model exported by lape to ONNX, in onnxruntime-node (scripts/bench/ort.ts);
+ *                   lape only
  *   data_loader     Fashion-MNIST training images/s with the lape_fmnist model fed by the augmenting loader
  *                   (2 workers, RandAugment-free DeiT small-image transform + mixup/cutmix); lape only
  *   data_memory     the same loop fed from memory; lape only
@@ -18,9 +21,10 @@
  * Each group of rows runs in its own process so its peak RSS is its own. PyTorch (scripts/bench_torch.py
  * under /usr/bin/python3) is measured at 1 thread and at one thread per core; each row is compared with
  * PyTorch's faster setting. Environment variables are left as they are and recorded.
- * Flags: --quick (fewer iterations), --only a,b (groups: sgemm, encoder, vit_lite, deit_tiny,
- * ort_deit_tiny, data, data_memory), --out FILE (default docs/bench/<date>-<host>.json; with --quick a file in the temporary
- * directory), --json (print the record on stdout instead of the table).
+ * Flags: --quick (fewer iterations), --only a,b (groups: sgemm, encoder, vit_lite, vit_lite_amp,
+ * deit_tiny, deit_tiny_amp, ort_deit_tiny, data, data_memory), --out FILE (default
+ * docs/bench/<date>-<host>.json; with --quick a file in the temporary directory), --json (print the
+ * record on stdout instead of the table).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,7 +33,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backward, noGrad } from '../src/autograd/tape.js';
 import { dispatch } from '../src/backend/dispatch.js';
-import { getBackend, numThreads } from '../src/backend/registry.js';
+import { bf16Support, getBackend, numThreads } from '../src/backend/registry.js';
 import { nativeInfo } from '../src/backend/native/native_backend.js';
 import type { Batch } from '../src/data/batch.js';
 import { createLoader } from '../src/data/loader.js';
@@ -38,6 +42,7 @@ import { Block } from '../src/models/block.js';
 import { createModel } from '../src/models/registry.js';
 import type { VisionTransformer } from '../src/models/vision_transformer.js';
 import { randNormal } from '../src/ops/creation.js';
+import { autocast } from '../src/ops/autocast.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { tidy } from '../src/tensor/memory.js';
 import { Rng } from '../src/tensor/random.js';
@@ -49,7 +54,17 @@ import { renderSection, type BenchResult, type BenchRow, type Measurement } from
 import { benchOrtDeitTiny } from './bench/ort.js';
 
 /** A group of rows measured in one child process. */
-const GROUPS = ['sgemm', 'encoder', 'vit_lite', 'deit_tiny', 'ort_deit_tiny', 'data', 'data_memory'] as const;
+const GROUPS = [
+  'sgemm',
+  'encoder',
+  'vit_lite',
+  'vit_lite_amp',
+  'deit_tiny',
+  'deit_tiny_amp',
+  'ort_deit_tiny',
+  'data',
+  'data_memory',
+] as const;
 type Group = (typeof GROUPS)[number];
 
 interface RowSpec {
@@ -90,9 +105,25 @@ const ROWS: readonly RowSpec[] = [
     torch: true,
   },
   {
+    id: 'vit_lite_amp_step',
+    group: 'vit_lite_amp',
+    label: 'ViT-Lite-7/4 LaPE train step, bf16 autocast (B128)',
+    unit: 'ms',
+    better: 'lower',
+    torch: true,
+  },
+  {
     id: 'deit_tiny',
     group: 'deit_tiny',
     label: 'DeiT-Tiny inference (B64)',
+    unit: 'img/s',
+    better: 'higher',
+    torch: true,
+  },
+  {
+    id: 'deit_tiny_amp_infer',
+    group: 'deit_tiny_amp',
+    label: 'DeiT-Tiny inference, bf16 autocast (B64)',
     unit: 'img/s',
     better: 'higher',
     torch: true,
@@ -207,7 +238,12 @@ function benchEncoder(): GroupResult {
 }
 
 /** A training step with plain cross-entropy: no distillation, clipping or EMA. */
-function plainStepContext(model: VisionTransformer, optimizer: AdamW, smoothing: number): StepContext {
+function plainStepContext(
+  model: VisionTransformer,
+  optimizer: AdamW,
+  smoothing: number,
+  amp = false,
+): StepContext {
   return {
     model,
     optimizer,
@@ -216,7 +252,7 @@ function plainStepContext(model: VisionTransformer, optimizer: AdamW, smoothing:
     teacher: null,
     clipGrad: null,
     ema: null,
-    amp: false,
+    amp,
   };
 }
 
@@ -226,7 +262,7 @@ function fmnistStepContext(): StepContext {
   return plainStepContext(model, new AdamW([{ params: model.parameters() }], { lr: 1e-3 }), 0.1);
 }
 
-function vitLiteStep(join: 'LaPE' | 'basic'): number {
+function vitLiteStep(join: 'LaPE' | 'basic', amp = false): number {
   const model = createModel('vit_lite_7_4', { join, numClasses: 10 }, { seed: 0 });
   const { decay, noDecay } = model.weightDecayGroups();
   const optimizer = new AdamW(
@@ -236,7 +272,7 @@ function vitLiteStep(join: 'LaPE' | 'basic'): number {
     ],
     { lr: 5e-4 },
   );
-  const ctx = plainStepContext(model, optimizer, 0);
+  const ctx = plainStepContext(model, optimizer, 0, amp);
   const rng = new Rng(1);
   const images = rng.fillNormal(new Float32Array(128 * 3 * 32 * 32));
   const labels = Int32Array.from({ length: 128 }, () => rng.int(10));
@@ -258,12 +294,28 @@ function benchVitLite(): GroupResult {
   };
 }
 
-function benchDeitTiny(): GroupResult {
+function benchVitLiteAmp(): GroupResult {
+  if (!bf16Support().native)
+    throw new Error('no bfloat16 hardware here: the autocast rows need AVX512_BF16 or AMX');
+  return { vit_lite_amp_step: { value: vitLiteStep('LaPE', true), iters: heavy.iters } };
+}
+
+function deitTinyInference(amp: boolean): { value: number; iters: number } {
   const model = createModel('deit_tiny_patch16_224', {}, { seed: 0 }).eval();
   const x = randNormal([64, 3, 224, 224]).keep();
   const iters = quick ? 1 : 5;
-  const ms = median(timed(() => noGrad(() => tidy(() => void model.forward(x))), 1, iters));
-  return { deit_tiny: { value: (64 * 1000) / ms, iters } };
+  const infer = (): void => noGrad(() => tidy(() => autocast(() => void model.forward(x), { enabled: amp })));
+  return { value: (64 * 1000) / median(timed(infer, 1, iters)), iters };
+}
+
+function benchDeitTiny(): GroupResult {
+  return { deit_tiny: deitTinyInference(false) };
+}
+
+function benchDeitTinyAmp(): GroupResult {
+  if (!bf16Support().native)
+    throw new Error('no bfloat16 hardware here: the autocast rows need AVX512_BF16 or AMX');
+  return { deit_tiny_amp_infer: deitTinyInference(true) };
 }
 
 async function benchData(): Promise<GroupResult> {
@@ -329,7 +381,9 @@ async function child(name: Group): Promise<void> {
     sgemm: benchSgemm,
     encoder: benchEncoder,
     vit_lite: benchVitLite,
+    vit_lite_amp: benchVitLiteAmp,
     deit_tiny: benchDeitTiny,
+    deit_tiny_amp: benchDeitTinyAmp,
     ort_deit_tiny: async () => {
       const r = await benchOrtDeitTiny({ iters: quick ? 1 : 5 });
       return { ort_deit_tiny: { value: r.ort_deit_tiny_infer_ips, iters: quick ? 1 : 5 } };
@@ -424,6 +478,7 @@ const ENV_VARS = [
   'OPENBLAS_L2_SIZE',
   'MKL_NUM_THREADS',
   'DNNL_MAX_CPU_ISA',
+  'ONEDNN_MAX_CPU_ISA',
   'LAPE_BACKEND',
   'LAPE_NUM_THREADS',
 ];

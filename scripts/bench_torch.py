@@ -43,7 +43,9 @@ GROUPS = {
     "sgemm": ["sgemm"],
     "encoder": ["encoder"],
     "vit_lite": ["vit_lite_LaPE", "vit_lite_basic"],
+    "vit_lite_amp": ["vit_lite_amp_step"],
     "deit_tiny": ["deit_tiny"],
+    "deit_tiny_amp": ["deit_tiny_amp_infer"],
 }
 
 
@@ -133,7 +135,7 @@ def bench_encoder(quick: bool) -> Dict[str, object]:
     return {"value": statistics.median(times) * 1e3, "iters": len(times)}
 
 
-def _vit_lite(join: str, quick: bool) -> Tuple[float, int]:
+def _vit_lite(join: str, quick: bool, amp: bool = False) -> Tuple[float, int]:
     import torch
     import torch.nn.functional as F
 
@@ -149,7 +151,9 @@ def _vit_lite(join: str, quick: bool) -> Tuple[float, int]:
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
+        # PyTorch's own CPU mixed precision: bfloat16 autocast around forward and loss (no scaler needed).
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
 
@@ -167,7 +171,12 @@ def bench_vit_lite_basic(quick: bool) -> Dict[str, object]:
     return {"value": ms, "iters": n}
 
 
-def bench_deit_tiny(quick: bool) -> Dict[str, object]:
+def bench_vit_lite_amp(quick: bool) -> Dict[str, object]:
+    ms, n = _vit_lite("LaPE", quick, amp=True)
+    return {"value": ms, "iters": n}
+
+
+def _deit_tiny(quick: bool, amp: bool) -> Dict[str, object]:
     import torch
 
     sys.path.insert(0, str(HERE / "fixtures"))
@@ -178,11 +187,19 @@ def bench_deit_tiny(quick: bool) -> Dict[str, object]:
     x = torch.randn(64, 3, 224, 224)
 
     def infer():
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             model(x)
 
     times = _timed(infer, **_iters(quick, heavy=True))
     return {"value": 64.0 / statistics.median(times), "iters": len(times)}
+
+
+def bench_deit_tiny(quick: bool) -> Dict[str, object]:
+    return _deit_tiny(quick, amp=False)
+
+
+def bench_deit_tiny_amp(quick: bool) -> Dict[str, object]:
+    return _deit_tiny(quick, amp=True)
 
 
 # row id -> benchmark body
@@ -191,7 +208,9 @@ BENCHES = {
     "encoder": bench_encoder,
     "vit_lite_LaPE": bench_vit_lite_lape,
     "vit_lite_basic": bench_vit_lite_basic,
+    "vit_lite_amp_step": bench_vit_lite_amp,
     "deit_tiny": bench_deit_tiny,
+    "deit_tiny_amp_infer": bench_deit_tiny_amp,
 }
 
 

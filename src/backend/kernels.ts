@@ -273,15 +273,16 @@ export const KERNELS = {
   }),
 
   softmax: kernel({
-    doc: 'Row-wise softmax (or log-softmax) over the last axis of [rows, cols]',
-    fields: { x: buffer('f32'), y: buffer('f32'), rows: size(), cols: size(), log: flag(false) },
+    doc: 'Row-wise softmax (or log-softmax) over the last axis of [rows, cols]; y may be bfloat16',
+    fields: { x: buffer('f32'), y: buffer('f32', 'bf16'), rows: size(), cols: size(), log: flag(false) },
     extents: ({ rows, cols }) => ({ x: rows * cols, y: rows * cols }),
   }),
 
   softmaxBackward: kernel({
     doc: 'softmax: dx = y * (dy - sum(dy * y)); log-softmax: dx = dy - exp(y) * sum(dy), row-wise',
     fields: {
-      y: buffer('f32'),
+      /** The forward output (float32, or bfloat16 as the forward wrote it). */
+      y: buffer('f32', 'bf16'),
       dy: buffer('f32'),
       dx: buffer('f32'),
       rows: size(),

@@ -7,9 +7,9 @@
  * written straight into [B, M, H, hd] = [B, M, D], so neither direction copies a head permutation
  * (PyTorch's reference materializes four of them per layer). Forward and backward are side by side.
  *
- * Under autocast the four GEMMs multiply bfloat16 operands (a bfloat16 copy of qkv, of the
- * probabilities and of the incoming gradients) with float32 accumulation; logits, softmax, its
- * gradient and every result stay float32.
+ * Under autocast the four GEMMs multiply bfloat16 operands (qkv, the probabilities and the incoming
+ * gradients, each rounded once) with float32 accumulation; the logits, the softmax arithmetic and its
+ * gradient are float32, and the probabilities are stored once, in bfloat16 (without dropout).
  */
 import { record } from '../autograd/tape.js';
 import type { MatrixView } from '../backend/backend.js';
@@ -64,23 +64,28 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   const batch = [b, h];
 
   // logits = scale * q kᵀ (+ bias): the bias is copied in first and accumulated into (beta = 1).
-  const probs = Tensor.empty([b, h, m, m]);
+  const logits = Tensor.empty([b, h, m, m]);
   if (bias) {
     const [srcStrides, dstStrides] = [
       [0, m * m, m, 1],
       [h * m * m, m * m, m, 1],
     ];
-    dispatch.stridedCopy({ src: bias, srcStrides, dst: probs, dstStrides, shape: [b, h, m, m] });
+    dispatch.stridedCopy({ src: bias, srcStrides, dst: logits, dstStrides, shape: [b, h, m, m] });
   }
   const [q, k, v] = [part(0, qkvS), part(1, qkvS), part(2, qkvS)];
-  const logits = { m, n: m, k: hd, alpha: opts.scale, beta: bias ? 1 : 0 };
-  dispatch.matmulStrided({ a: q, b: transposed(k), c: square(probs), batch, ...logits });
-  dispatch.softmax({ x: probs, y: probs, rows: b * h * m, cols: m });
+  const qk = { m, n: m, k: hd, alpha: opts.scale, beta: bias ? 1 : 0 };
+  dispatch.matmulStrided({ a: q, b: transposed(k), c: square(logits), batch, ...qk });
+  // Under autocast without dropout the probabilities are written once, in bfloat16: both the P v GEMM
+  // and the softmax gradient read them from there (as PyTorch's autocast keeps them).
+  const dropout = opts.dropout && opts.dropout.p > 0 ? opts.dropout : null;
+  const probs = half && !dropout ? Tensor.emptyBf16([b, h, m, m]) : logits;
+  dispatch.softmax({ x: logits, y: probs, rows: b * h * m, cols: m });
+  if (probs !== logits) logits.dispose();
   let mask: Tensor | null = null;
   let used = probs;
-  if (opts.dropout && opts.dropout.p > 0) {
+  if (dropout) {
     mask = Tensor.empty([b, h, m, m]);
-    dispatch.dropoutMask({ seed: opts.dropout.rng.seed(), p: opts.dropout.p, mask });
+    dispatch.dropoutMask({ seed: dropout.rng.seed(), p: dropout.p, mask });
     used = Tensor.empty([b, h, m, m]);
     const flat = { aStrides: [1], bStrides: [1], shape: [used.size] };
     dispatch.binary({ op: 'mul', a: probs, b: mask, out: used, ...flat });
@@ -128,7 +133,7 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     return bias ? [dqkv, dbias] : [dqkv];
   });
   if (!out.requiresGrad) {
-    for (const t of new Set([probs, mask, used, usedS, qkvS])) if (t && t !== qkv) t.dispose();
+    for (const t of new Set([logits, probs, mask, used, usedS, qkvS])) if (t && t !== qkv) t.dispose();
   }
   return out;
 }

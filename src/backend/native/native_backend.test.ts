@@ -716,25 +716,36 @@ const SOFTMAX_SHAPES: [number, number][] = [
   [4, 10],
 ];
 
+/** Every (log, bfloat16 y) combination. */
+const SOFTMAX_VARIANTS = [false, true].flatMap((log) => [false, true].map((half) => ({ log, half })));
+
 function softmaxCases(): KernelCase<'softmax'>[] {
   return SOFTMAX_SHAPES.flatMap(([rows, cols], i) =>
-    [false, true].map((log) => ({
-      what: `softmax log=${log} ${rows}x${cols}`,
-      args: () => ({ x: rand(rows * cols, i + 1, -8, 8), y: new Float32Array(rows * cols), rows, cols, log }),
+    SOFTMAX_VARIANTS.map(({ log, half }) => ({
+      what: `softmax log=${log} bf16=${half} ${rows}x${cols}`,
+      args: () => ({
+        x: rand(rows * cols, i + 1, -8, 8),
+        y: half ? new Uint16Array(rows * cols) : new Float32Array(rows * cols),
+        rows,
+        cols,
+        log,
+      }),
       outputs: ['y'] as const,
-      tol: tol(1e-5, 1e-6),
+      // A bfloat16 output may round one step apart where the float32 values differ in the last bits.
+      tol: half ? tol(8e-3, 1e-6) : tol(1e-5, 1e-6),
     })),
   );
 }
 
 function softmaxBackwardCases(): KernelCase<'softmaxBackward'>[] {
   return SOFTMAX_SHAPES.flatMap(([rows, cols], i) =>
-    [false, true].map((log) => ({
-      what: `softmaxBackward log=${log} ${rows}x${cols}`,
+    SOFTMAX_VARIANTS.map(({ log, half }) => ({
+      what: `softmaxBackward log=${log} bf16 y=${half} ${rows}x${cols}`,
       args: () => {
         const y = new Float32Array(rows * cols);
         jsBackend.softmax({ x: rand(rows * cols, i + 1, -8, 8), y, rows, cols, log });
-        return { y, dy: rand(rows * cols, i + 50), dx: new Float32Array(rows * cols), rows, cols, log };
+        const dy = rand(rows * cols, i + 50);
+        return { y: half ? bf16(y) : y, dy, dx: new Float32Array(rows * cols), rows, cols, log };
       },
       outputs: ['dx'] as const,
       tol: tol(1e-5, 1e-5),
