@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ModelOverrides } from '../models/registry.js';
+import { sanitizeMessage } from '../io/sanitize.js';
 import { ampAvailable } from '../ops/autocast.js';
 import { announce } from '../train/progress.js';
 
@@ -134,7 +135,7 @@ export interface ModelFlags {
   peInitStd?: number;
 }
 
-export function modelOverrides(f: ModelFlags): ModelOverrides {
+export function modelOverrides(f: Omit<ModelFlags, 'model'>): ModelOverrides {
   return {
     pe: f.pe,
     join: f.joinType,
@@ -185,6 +186,14 @@ export function dataSet(v: string): (typeof DATA_SETS)[number] {
     `--data-set expects one of ${DATA_SETS.join(', ')} (or IMNET, CIFAR, CIFAR10, CIFAR100, INAT, INAT19), got '${v}'`,
   );
 }
+
+/**
+ * The CLI's status lines go to stderr (the library prints nothing unless given a logger), sanitized:
+ * they may quote paths and keys from files (io/sanitize.ts).
+ */
+export const stderrLine = (line: string): void => {
+  process.stderr.write(`${sanitizeMessage(line)}\n`);
+};
 
 /**
  * Runs `work` with Ctrl-C wired to an abort signal: the first Ctrl-C asks the training loop to finish

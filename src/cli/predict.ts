@@ -5,21 +5,12 @@
  */
 import { Command } from 'commander';
 import { extname } from 'node:path';
-import { noGrad } from '../autograd/tape.js';
 import { modelFromCheckpoint } from '../checkpoint/load_model.js';
 import { inputNormalization, storedClassNames, storedDataset } from '../checkpoint/input.js';
 import { FASHION_MNIST_CLASSES, MNIST_CLASSES, type DatasetKind } from '../data/datasets.js';
-import { decodeImage } from '../data/image_folder.js';
-import type { Channels } from '../data/image.js';
-import type { NormalizationStats } from '../data/stats.js';
-import { compileTransform } from '../data/transforms/pipeline.js';
-import { Rng } from '../tensor/random.js';
 import { fromFloat32, toFloat32 } from '../io/host_tensor.js';
 import { readNpy, writeNpy } from '../io/npy.js';
-import { autocast } from '../ops/autocast.js';
-import { tensor } from '../ops/creation.js';
-import { softmax } from '../ops/softmax.js';
-import { tidy } from '../tensor/memory.js';
+import { loadImages, predict, topClasses } from '../infer/predict.js';
 import { openCheckpointForCli } from './checkpoint_model.js';
 import { addModelFlags, modelRequest, normalizationOverride, type InputFlags } from './model_flags.js';
 import { AMP_HELP, ampFromFlag, dataSet, type ModelFlags } from './options.js';
@@ -31,28 +22,6 @@ interface PredictFlags extends ModelFlags, InputFlags {
   dataSet?: DatasetKind;
   progress: boolean;
   amp?: boolean;
-}
-
-async function imagesToBatch(
-  paths: string[],
-  size: number,
-  channels: Channels,
-  normalize: NormalizationStats,
-): Promise<Float32Array> {
-  const transform = compileTransform({
-    kind: 'eval',
-    size,
-    channels,
-    interpolation: 'bicubic',
-    resize: size > 32 ? { kind: 'center-crop', cropPct: 0.875 } : { kind: 'resize' },
-    normalize,
-  });
-  const out = new Float32Array(paths.length * transform.sampleLength);
-  for (const [i, p] of paths.entries()) {
-    const img = await decodeImage(p, null);
-    transform.apply(img, Rng.derive(0, 0, 0, 0), out, i * transform.sampleLength);
-  }
-  return out;
 }
 
 /** Class names of a dataset whose classes are fixed (others come from the data folder). */
@@ -109,35 +78,27 @@ export function predictCommand(): Command {
       } else {
         if (inChans !== 1 && inChans !== 3)
           throw new Error(`image inputs need a model of 1 or 3 input channels, this one has ${inChans}`);
-        const stats = inputNormalization(
+        const normalize = inputNormalization(
           normalizationOverride(f),
           ckpt.facts,
           inChans,
           f.dataSet,
           `the checkpoint ${ckpt.spec}`,
         );
-        data = await imagesToBatch(f.input, imgSize, inChans, stats);
+        data = await loadImages(f.input, { imgSize, inChans, normalize });
         n = f.input.length;
       }
-      const x = tensor(data, [n, inChans, imgSize, imgSize]);
-      const logits = noGrad(() =>
-        tidy(() => autocast(() => Float32Array.from(model.forward(x).logits.data), { enabled: amp })),
-      );
+      const logits = predict(model, data, { amp });
       writeNpy(f.output, fromFloat32([n, numClasses], logits));
       if (!isNpy) {
         const names = storedClassNames(ckpt.facts) ?? knownClassNames(f.dataSet ?? storedDataset(ckpt.facts));
         const label = (c: number): string =>
           names && names.length === numClasses ? `${names[c]} (${c})` : String(c);
-        const probs = noGrad(() =>
-          tidy(() => Float32Array.from(softmax(tensor(logits, [n, numClasses])).data)),
-        );
-        f.input.forEach((p, i) => {
-          const row = [...probs.subarray(i * numClasses, (i + 1) * numClasses)].map(
-            (v, c) => [c, v] as const,
+        topClasses(logits, numClasses, 5).forEach((top, i) => {
+          const cells = top.map(
+            ({ index, probability }) => `${label(index)}: ${(100 * probability).toFixed(1)}%`,
           );
-          row.sort((a, b) => b[1] - a[1]);
-          const top = row.slice(0, 5).map(([c, v]) => `${label(c)}: ${(100 * v).toFixed(1)}%`);
-          process.stdout.write(`${p}  ${top.join('  ')}\n`);
+          process.stdout.write(`${f.input[i]}  ${cells.join('  ')}\n`);
         });
       }
       model.dispose();

@@ -19,6 +19,7 @@ import {
   int,
   num,
   type ModelFlags,
+  stderrLine,
   warnAboutWorkers,
   withInterruptSignal,
 } from './options.js';
@@ -314,6 +315,7 @@ export function trainCommand(): Command {
         train(cfg, {
           signal,
           progress: f.progress,
+          log: stderrLine,
           preloaded: ckpt ? [ckpt] : [],
           download: dl ? { onStart: dl.onStart, onProgress: dl.onProgress } : undefined,
         }),

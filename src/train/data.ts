@@ -4,7 +4,7 @@
  */
 import type { Channels } from '../data/image.js';
 import { createLoader, type DataLoader } from '../data/loader.js';
-import { openDataset, type DatasetSpec } from '../data/datasets.js';
+import { openDataset, type DatasetSpec, type OpenOptions } from '../data/datasets.js';
 import type { MixupConfig } from '../data/mixup.js';
 import { DEIT_REPEATED_AUGMENTATION } from '../data/sampler.js';
 import type { ImageSource } from '../data/source.js';
@@ -52,8 +52,12 @@ export function trainNormalization(cfg: TrainConfig, channels: Channels): Normal
   );
 }
 
-export function openSplit(cfg: TrainConfig, split: 'train' | 'val'): Promise<ImageSource> {
-  return openDataset(datasetSpec(cfg, split));
+export function openSplit(
+  cfg: TrainConfig,
+  split: 'train' | 'val',
+  opts: OpenOptions = {},
+): Promise<ImageSource> {
+  return openDataset(datasetSpec(cfg, split), opts);
 }
 
 /** DeiT: images of 32 px or less are random-cropped with padding 4 instead of random-resized-cropped. */

@@ -19,7 +19,6 @@ import type { Batch } from '../data/batch.js';
 import type { Channels } from '../data/image.js';
 import type { DataLoader } from '../data/loader.js';
 import { ensureWritableDir, removeStaleTemps, writeBytesAtomic } from '../io/atomic.js';
-import { sanitizeMessage } from '../io/sanitize.js';
 import type { StateDict } from '../io/host_tensor.js';
 import { createModel } from '../models/registry.js';
 import { adaptForFinetune } from '../models/finetune.js';
@@ -72,9 +71,9 @@ export interface TrainResult {
 export interface TrainHooks {
   /** Aborting stops after the current step with a resumable checkpoint. */
   signal?: AbortSignal;
-  /** Status lines (default: stderr). */
+  /** Status lines (default: none; the CLI prints them on stderr). */
   log?: (line: string) => void;
-  /** Show a progress bar / periodic progress lines (default true). */
+  /** Show a progress bar (terminal) or periodic progress lines on stderr (default false). */
   progress?: boolean;
   /** Called after every optimization step with its loss. */
   onStep?: (step: number, loss: number) => void;
@@ -195,9 +194,9 @@ async function loadTeacher(
 }
 
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  // Lines may quote paths and keys from files: sanitized like every message (io/sanitize.ts).
-  const log = hooks.log ?? ((line: string) => process.stderr.write(`${sanitizeMessage(line)}\n`));
-  const showProgress = hooks.progress ?? true;
+  // A library call prints nothing unless asked: the CLI passes a logger that sanitizes its lines.
+  const log = hooks.log ?? (() => {});
+  const showProgress = hooks.progress ?? false;
   const open = (spec: string): Promise<Checkpoint> =>
     openCheckpoint(spec, { ...hooks.download, signal: hooks.signal });
   if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1))
@@ -216,8 +215,8 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
     if (stale.length) log(`removed ${stale.length} temporary file(s) left by an interrupted run in ${out}`);
   }
 
-  const trainSrc = await openSplit(cfg, 'train');
-  const valSrc = cfg.evalEachEpoch ? await openSplit(cfg, 'val') : null;
+  const trainSrc = await openSplit(cfg, 'train', { onWarning: log });
+  const valSrc = cfg.evalEachEpoch ? await openSplit(cfg, 'val', { onWarning: log }) : null;
   const overrides = { ...cfg.modelOverrides };
   if (overrides.numClasses === undefined) overrides.numClasses = trainSrc.numClasses;
   else if (overrides.numClasses < trainSrc.numClasses) {

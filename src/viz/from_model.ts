@@ -80,3 +80,31 @@ export function visualizationData(model: VisionTransformer, opts: VisualizationO
     log: opts.log,
   };
 }
+
+export interface PositionSimilarityOptions {
+  /** Patch whose maps are drawn; default the centre patch. */
+  token?: number;
+  /** Names shown in the figures and report (default 'model'). */
+  title?: string;
+  modelName?: string;
+  /** A training log.txt's entries, charted in the report. */
+  log?: LogEntry[];
+}
+
+/**
+ * The per-layer position-embedding similarity maps `lape visualize` draws: for each layer, the cosine
+ * similarity of every pair of patches in the PE that layer's attention receives (`layers[i].similarity`,
+ * P x P row-major, P = grid.h * grid.w), and each layer's relative position bias per head for 2-D RPE
+ * models. Pass the result to `writeVisualization` for PNGs, `.npy` and the HTML report.
+ */
+export function positionSimilarity(
+  model: VisionTransformer,
+  opts: PositionSimilarityOptions = {},
+): ReportData {
+  return visualizationData(model, {
+    title: opts.title ?? 'model',
+    modelName: opts.modelName ?? 'model',
+    token: opts.token,
+    log: opts.log,
+  });
+}
