@@ -6,7 +6,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { modelFromCheckpoint } from '../src/cli/checkpoint_model.js';
+import { modelFromCheckpoint } from '../src/checkpoint/load_model.js';
+import { readCheckpointFile } from '../src/checkpoint/read.js';
 import { writePth } from '../src/io/pth.js';
 import { createModel } from '../src/models/registry.js';
 import { exportWeights } from '../src/models/weights.js';
@@ -24,7 +25,11 @@ for (const [join_, rpe] of [
   model.dispose();
 
   const t0 = performance.now();
-  const { model: loaded, name } = modelFromCheckpoint(ckpt, 'deit_tiny_patch16_224', { join: join_, rpe });
+  const { model: loaded, resolved } = modelFromCheckpoint(readCheckpointFile(ckpt), {
+    model: 'deit_tiny_patch16_224',
+    overrides: { join: join_, rpe },
+  });
+  const name = resolved.name;
   const t1 = performance.now();
   const data = visualizationData(loaded, { title: ckpt, modelName: name });
   const t2 = performance.now();

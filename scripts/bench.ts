@@ -12,6 +12,8 @@
  *   vit_lite_amp_step  the LaPE step under bfloat16 autocast (PyTorch: torch.autocast('cpu', bfloat16))
  *   deit_tiny       DeiT-Tiny 224 inference, batch 64, no grad, images/s
  *   deit_tiny_amp_infer  the same under bfloat16 autocast
+ *   ort_deit_tiny   the same model exported by lape to ONNX, in onnxruntime-node (scripts/bench/ort.ts);
+ *                   lape only
  *   data_loader     Fashion-MNIST training images/s with the lape_fmnist model fed by the augmenting loader
  *                   (2 workers, RandAugment-free DeiT small-image transform + mixup/cutmix); lape only
  *   data_memory     the same loop fed from memory; lape only
@@ -20,8 +22,9 @@
  * under /usr/bin/python3) is measured at 1 thread and at one thread per core; each row is compared with
  * PyTorch's faster setting. Environment variables are left as they are and recorded.
  * Flags: --quick (fewer iterations), --only a,b (groups: sgemm, encoder, vit_lite, vit_lite_amp,
- * deit_tiny, deit_tiny_amp, data, data_memory), --out FILE (default docs/bench/<date>-<host>.json; with --quick a file in the temporary
- * directory), --json (print the record on stdout instead of the table).
+ * deit_tiny, deit_tiny_amp, ort_deit_tiny, data, data_memory), --out FILE (default
+ * docs/bench/<date>-<host>.json; with --quick a file in the temporary directory), --json (print the
+ * record on stdout instead of the table).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,6 +51,7 @@ import { trainStep, type StepContext } from '../src/train/step.js';
 import { trainTransform } from '../src/train/data.js';
 import { defaultTrainConfig } from '../src/train/config.js';
 import { renderSection, type BenchResult, type BenchRow, type Measurement } from './bench-report.js';
+import { benchOrtDeitTiny } from './bench/ort.js';
 
 /** A group of rows measured in one child process. */
 const GROUPS = [
@@ -57,6 +61,7 @@ const GROUPS = [
   'vit_lite_amp',
   'deit_tiny',
   'deit_tiny_amp',
+  'ort_deit_tiny',
   'data',
   'data_memory',
 ] as const;
@@ -122,6 +127,14 @@ const ROWS: readonly RowSpec[] = [
     unit: 'img/s',
     better: 'higher',
     torch: true,
+  },
+  {
+    id: 'ort_deit_tiny',
+    group: 'ort_deit_tiny',
+    label: "DeiT-Tiny in onnxruntime-node, lape's ONNX export (B64)",
+    unit: 'img/s',
+    better: 'higher',
+    torch: false,
   },
   {
     id: 'data_loader',
@@ -371,6 +384,10 @@ async function child(name: Group): Promise<void> {
     vit_lite_amp: benchVitLiteAmp,
     deit_tiny: benchDeitTiny,
     deit_tiny_amp: benchDeitTinyAmp,
+    ort_deit_tiny: async () => {
+      const r = await benchOrtDeitTiny({ iters: quick ? 1 : 5 });
+      return { ort_deit_tiny: { value: r.ort_deit_tiny_infer_ips, iters: quick ? 1 : 5 } };
+    },
     data: benchData,
     data_memory: benchDataMemory,
   };

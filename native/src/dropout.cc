@@ -1,5 +1,5 @@
 // Dropout / drop-path masks from the counter-based hash of src/tensor/hash.ts, bit-exact with it:
-//   u(seed, i) = (mix32(mix32(i ^ mix32(seed)) + seed) >> 8) * 2^-24,  mask[i] = u >= p ? 1/(1-p) : 0.
+//   u(seed, i) = (mix32(mix32(i ^ mix32(seed)) + seed) >> 8) * 2^-24,  mask[i] = u(seed, offset + i) >= p ? 1/(1-p) : 0.
 // u >= p is evaluated exactly as the integer test (h >> 8) >= ceil(p * 2^24).
 #include "common.h"
 
@@ -31,6 +31,8 @@ napi_value DropoutMask(napi_env env, napi_callback_info info) {
   const uint32_t seed = static_cast<uint32_t>(seedI);
   const double p = args.num("p");
   View<float> mask = args.f32("mask");
+  const i64 offset = args.size("offset");  // counter of mask[0]
+  if (offset + mask.len > 4294967296LL) fail(args.where() + "offset + the mask's length must fit the 32-bit counter");
   uint32_t threshold;
   if (p != p) threshold = (1u << 24) + 1;  // NaN: u >= p never holds
   else if (p <= 0) threshold = 0;
@@ -39,14 +41,14 @@ napi_value DropoutMask(napi_env env, napi_callback_info info) {
   const float keep = static_cast<float>(1.0 / (1.0 - p));
   const uint32_t k = mix32(seed);
   float* m = mask.data;
-  parallelFor(mask.len, 16384, [&](i64 b, i64 e) { maskChunk(m + b, b, e - b, seed, k, threshold, keep); });
+  parallelFor(mask.len, 16384, [&](i64 b, i64 e) { maskChunk(m + b, offset + b, e - b, seed, k, threshold, keep); });
   return nullptr;
 }
 
 }  // namespace
 
 void InitDropout(Napi::Env env, Napi::Object exports) {
-  LAPE_KERNEL(env, exports, "dropoutMask", DropoutMask, {"seed", "p", "mask"});
+  LAPE_KERNEL(env, exports, "dropoutMask", DropoutMask, {"seed", "p", "mask", "offset"});
 }
 
 }  // namespace lape

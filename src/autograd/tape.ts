@@ -12,6 +12,36 @@ import type { GradFn } from './grad_fn.js';
 
 let gradEnabled = true;
 
+/**
+ * Attributes of an op as it ran (axis, eps, heads, ...): what a tracer needs besides the op's name,
+ * inputs and output to state the op elsewhere (the ONNX exporter). Not used by autograd.
+ */
+export type OpAttrs = Readonly<Record<string, number | boolean | readonly number[] | Tensor>>;
+
+/** One op as it ran, seen by a tracer. */
+export interface TracedOp {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  readonly attrs: OpAttrs;
+}
+
+let tracer: ((op: TracedOp) => void) | null = null;
+
+/**
+ * Runs `fn` with every recorded op (whether or not a graph is built) also reported to `onOp`, in
+ * execution order. Tracers do not nest.
+ */
+export function withTracer<T>(onOp: (op: TracedOp) => void, fn: () => T): T {
+  if (tracer) throw new Error('withTracer: a trace is already running');
+  tracer = onOp;
+  try {
+    return fn();
+  } finally {
+    tracer = null;
+  }
+}
+
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -27,16 +57,21 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** An op's name, with its attributes where a tracer needs them to state the op elsewhere. */
+export type OpLabel = string | { readonly name: string; readonly attrs: OpAttrs };
+
 /**
  * Attaches a backward function to `out` when any input requires a gradient and recording is on.
  * Returns `out` so ops can end with `return record(...)`.
  */
 export function record(
   out: Tensor,
-  name: string,
+  label: OpLabel,
   inputs: readonly Tensor[],
   backward: (dy: Tensor) => readonly (Tensor | null)[],
 ): Tensor {
+  const name = typeof label === 'string' ? label : label.name;
+  tracer?.({ name, inputs, output: out, attrs: typeof label === 'string' ? {} : label.attrs });
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.gradFn = { name, inputs, backward };

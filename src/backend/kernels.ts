@@ -363,14 +363,22 @@ export const KERNELS = {
   }),
 
   dropoutMask: kernel({
-    doc: 'mask[i] = u(seed, i) >= p ? 1 / (1 - p) : 0, u the counter-based hashUniform (src/tensor/hash.ts)',
-    fields: { seed: int(), p: number(), mask: buffer('f32') },
-    check: ({ seed, p }) =>
+    doc: 'mask[i] = u(seed, offset + i) >= p ? 1 / (1 - p) : 0, u the counter-based hashUniform (src/tensor/hash.ts)',
+    fields: {
+      seed: int(),
+      p: number(),
+      mask: buffer('f32'),
+      /** Counter of mask[0]: a slice of a larger mask draws the same values as that mask's elements. */
+      offset: size(0),
+    },
+    check: ({ seed, p, offset, mask }) =>
       seed < 0 || seed > 0xffffffff
         ? `'seed' must be a 32-bit unsigned integer, got ${seed}`
         : p < 0 || p > 1
           ? `'p' must be in [0, 1], got ${p}`
-          : null,
+          : offset + mask.length > 2 ** 32
+            ? `'offset' + the mask's length must fit the 32-bit counter, got ${offset} + ${mask.length}`
+            : null,
   }),
 
   im2col: kernel({

@@ -8,10 +8,13 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { setNumThreads } from '../backend/registry.js';
 import { parseByteSize, setDefaultReadLimits } from '../io/limits.js';
 import { sanitizeMessage } from '../io/sanitize.js';
+import { LAPE_VERSION } from '../version.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { modelsCommand } from './models.js';
 import { int } from './options.js';
 import { predictCommand } from './predict.js';
+import { normalizeSpelling } from './spelling.js';
 import { studyCommand } from './study.js';
 import { trainCommand } from './train.js';
 import { visualizeCommand, comparePeCommand } from './visualize.js';
@@ -19,6 +22,7 @@ import { visualizeCommand, comparePeCommand } from './visualize.js';
 export function buildProgram(): Command {
   const program = new Command('lape')
     .description('Vision Transformers with Layer-adaptive Position Embedding: train, evaluate, inspect')
+    .version(LAPE_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(sanitizeMessage(s, { maxLines: 40 })) })
     .addOption(
@@ -49,6 +53,7 @@ export function buildProgram(): Command {
     visualizeCommand(),
     comparePeCommand(),
     studyCommand(),
+    exportCommand(),
   ]) {
     cmd.addOption(
       new Option(
@@ -74,7 +79,8 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    const program = buildProgram();
+    await program.parseAsync(normalizeSpelling(program, argv), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -1,24 +1,19 @@
 /** `lape models`: every variant with its parameter count and forward GFLOPs. */
 import { Command } from 'commander';
-import { forwardFlops, parameterCount } from '../models/flops.js';
-import { MODEL_VARIANTS, resolveConfig } from '../models/registry.js';
+import { listModels } from '../models/list.js';
 
 export function modelsCommand(): Command {
   return new Command('models')
     .description('list the model variants with parameters and forward GFLOPs (LaPE join, learnable PE)')
     .option('--json', 'print JSON')
     .action((f: { json?: boolean }) => {
-      const rows = Object.entries(MODEL_VARIANTS).map(([name, v]) => {
-        const cfg = resolveConfig(name, { join: 'LaPE' });
-        const params = parameterCount(cfg);
-        return {
-          name,
-          params,
-          gflops: forwardFlops(cfg) / 1e9,
-          input: `${cfg.inChans}x${cfg.imgSize}x${cfg.imgSize}`,
-          description: v.description,
-        };
-      });
+      const rows = listModels().map((m) => ({
+        name: m.name,
+        params: m.params,
+        gflops: m.gflops,
+        input: `${m.input.channels}x${m.input.size}x${m.input.size}`,
+        description: m.description,
+      }));
       if (f.json) {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;

@@ -5,7 +5,9 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ModelOverrides } from '../models/registry.js';
+import { sanitizeMessage } from '../io/sanitize.js';
 import { ampAvailable } from '../ops/autocast.js';
+import { announce } from '../train/progress.js';
 
 /**
  * Decimal and exponent spellings of a number only (`12`, `-0.5`, `5e-4`, `.25`): JavaScript's Number()
@@ -71,11 +73,15 @@ export function ampFromFlag(requested: boolean | undefined): boolean {
 export const PE_CHOICES = ['learnable', '1D_sin', '2D_sin', 'none', '2D_RPE'] as const;
 export const JOIN_CHOICES = ['basic', 'share', 'unshare', 'LaPE', 'LaPE-shared', 'LN'] as const;
 
-/** Adds --model and every config override flag. */
+/**
+ * Adds --model and every config override flag. None has a parse-time default: what is not given comes
+ * from the checkpoint when there is one (src/checkpoint/model_config.ts), else from `defaultModel`.
+ */
 export function addModelOptions(cmd: Command, defaultModel?: string): Command {
-  const model = new Option('--model <name>', 'model variant (see `lape models`)');
-  if (defaultModel) model.default(defaultModel);
-  else model.makeOptionMandatory();
+  const model = new Option(
+    '--model <name>',
+    `model variant (see \`lape models\`; default: the checkpoint's${defaultModel ? `, else ${defaultModel}` : ''})`,
+  );
   return cmd
     .addOption(model)
     .option('--pe <type>', `position embedding: ${PE_CHOICES.join(', ')}`, choice('--pe', PE_CHOICES))
@@ -110,7 +116,7 @@ export function addModelOptions(cmd: Command, defaultModel?: string): Command {
 }
 
 export interface ModelFlags {
-  model: string;
+  model?: string;
   pe?: ModelOverrides['pe'];
   joinType?: ModelOverrides['join'];
   rpe?: ModelOverrides['rpe'];
@@ -129,7 +135,7 @@ export interface ModelFlags {
   peInitStd?: number;
 }
 
-export function modelOverrides(f: ModelFlags): ModelOverrides {
+export function modelOverrides(f: Omit<ModelFlags, 'model'>): ModelOverrides {
   return {
     pe: f.pe,
     join: f.joinType,
@@ -150,7 +156,15 @@ export function modelOverrides(f: ModelFlags): ModelOverrides {
   };
 }
 
-export const DATA_SETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'image-folder'] as const;
+export const DATA_SETS = [
+  'fashion-mnist',
+  'mnist',
+  'cifar10',
+  'cifar100',
+  'image-folder',
+  'inat2018',
+  'inat2019',
+] as const;
 /** The reference's spellings of --data-set, mapped to lape's. */
 const DATA_SET_ALIASES: Record<string, (typeof DATA_SETS)[number]> = {
   FASHION: 'fashion-mnist',
@@ -160,7 +174,8 @@ const DATA_SET_ALIASES: Record<string, (typeof DATA_SETS)[number]> = {
   CIFAR10: 'cifar10',
   CIFAR100: 'cifar100',
   IMNET: 'image-folder',
-  INAT: 'image-folder',
+  INAT: 'inat2018',
+  INAT19: 'inat2019',
 };
 
 export function dataSet(v: string): (typeof DATA_SETS)[number] {
@@ -168,9 +183,17 @@ export function dataSet(v: string): (typeof DATA_SETS)[number] {
   const alias = DATA_SET_ALIASES[v.toUpperCase()];
   if (alias) return alias;
   throw new InvalidArgumentError(
-    `--data-set expects one of ${DATA_SETS.join(', ')} (or IMNET, CIFAR10, CIFAR100), got '${v}'`,
+    `--data-set expects one of ${DATA_SETS.join(', ')} (or IMNET, CIFAR, CIFAR10, CIFAR100, INAT, INAT19), got '${v}'`,
   );
 }
+
+/**
+ * The CLI's status lines go to stderr (the library prints nothing unless given a logger), sanitized:
+ * they may quote paths and keys from files (io/sanitize.ts).
+ */
+export const stderrLine = (line: string): void => {
+  process.stderr.write(`${sanitizeMessage(line)}\n`);
+};
 
 /**
  * Runs `work` with Ctrl-C wired to an abort signal: the first Ctrl-C asks the training loop to finish
@@ -180,8 +203,9 @@ export async function withInterruptSignal<T>(work: (signal: AbortSignal) => Prom
   const controller = new AbortController();
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(130);
-    process.stderr.write(
-      '\ninterrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to quit now)\n',
+    // Through the progress module: a bar on screen would redraw over a plain write.
+    announce(
+      'interrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to quit now)',
     );
     controller.abort();
   };

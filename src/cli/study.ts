@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadStudyConfig } from '../study/config.js';
 import { defaultOutDir, parseOnly, runStudy } from '../study/run.js';
 import { summarize, type StudySummary } from '../study/summary.js';
-import { withInterruptSignal } from './options.js';
+import { stderrLine, withInterruptSignal } from './options.js';
 
 interface StudyFlags {
   outDir?: string;
@@ -61,6 +61,7 @@ export function studyCommand(): Command {
           outDir: f.outDir,
           only,
           progress: f.progress,
+          log: stderrLine,
           signal,
           command,
           dataPath: f.dataPath,

@@ -131,20 +131,15 @@ export async function openCifarDataset(opts: {
       'no such folder',
     );
   }
-  const chunks = await Promise.all(
-    files.map(async (name) => {
-      const path = join(dir, name);
-      try {
-        return { path, bytes: new Uint8Array(await fs.readFile(path)) };
-      } catch (err) {
-        throw new DataError(
-          path,
-          `the ${variant} ${split} file ${name}`,
-          (err as NodeJS.ErrnoException).code,
-        );
-      }
-    }),
-  );
+  // Read in parallel, but report the first missing file in the files' order (not whichever read
+  // happened to fail first).
+  const reads = await Promise.allSettled(files.map((name) => fs.readFile(join(dir, name))));
+  const chunks = reads.map((r, i) => {
+    const path = join(dir, files[i]);
+    if (r.status === 'fulfilled') return { path, bytes: new Uint8Array(r.value) };
+    const code = (r.reason as NodeJS.ErrnoException).code;
+    throw new DataError(path, `the ${variant} ${split} file ${files[i]}`, code);
+  });
   const { images, labels } = decodeCifarRecords(chunks, variant);
   const classNames = await readClassNames(dir, variant);
   return new MemorySource({

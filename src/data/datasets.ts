@@ -5,6 +5,7 @@ import { openCifarDataset } from './cifar.js';
 import { DataError } from './errors.js';
 import { ImageFolderSource, openImageFolder, type WarningSink } from './image_folder.js';
 import { openIdxDataset } from './idx.js';
+import { openInatDataset, type InatCategory } from './inat.js';
 import { MemorySource, type ImageSource, type SourceDescriptor } from './source.js';
 import type { Split } from './split.js';
 
@@ -39,6 +40,15 @@ export type DatasetSpec =
       readonly skipBadImages?: boolean;
       /** Let sharp resize each image to this shorter side while decoding (saves work for big images). */
       readonly decodeShorterSide?: number | null;
+    }
+  | {
+      /** iNaturalist in the reference's JSON layout (`train2018.json`, `categories.json`, ...). */
+      readonly kind: 'inat2018' | 'inat2019';
+      readonly split: Split;
+      readonly path: string;
+      /** Taxonomy level the classes are (default 'name', the species). */
+      readonly category?: InatCategory;
+      readonly skipBadImages?: boolean;
     };
 
 export type DatasetKind = DatasetSpec['kind'];
@@ -69,10 +79,20 @@ export async function openDataset(spec: DatasetSpec, opts: OpenOptions = {}): Pr
         decodeShorterSide: spec.decodeShorterSide,
         onWarning: opts.onWarning,
       });
+    case 'inat2018':
+    case 'inat2019':
+      return openInatDataset({
+        root: spec.path,
+        split: spec.split,
+        year: spec.kind === 'inat2018' ? 2018 : 2019,
+        category: spec.category ?? 'name',
+        skipBadImages: spec.skipBadImages,
+        onWarning: opts.onWarning,
+      });
     default:
       throw new DataError(
         'kind',
-        'one of fashion-mnist, mnist, cifar10, cifar100, image-folder',
+        'one of fashion-mnist, mnist, cifar10, cifar100, image-folder, inat2018, inat2019',
         String((spec as { kind: unknown }).kind),
       );
   }

@@ -46,6 +46,15 @@ export interface LoaderOptions {
   readonly repeatedAugmentation?: RepeatedAugmentation | null;
   /** Batch mixup/cutmix (implies soft targets); null/absent disables. */
   readonly mixup?: MixupConfig | null;
+  /**
+   * Batches per mixing batch (gradient accumulation): `batchSize` is then a micro-batch, and each run
+   * of `accumulation` batches is produced exactly as the pieces of one batch of accumulation x
+   * batchSize (same order, augmentation, mixup pairs and decisions). With dropLast the epoch keeps
+   * whole runs only. Default 1.
+   */
+  readonly accumulation?: number;
+  /** Width of the soft targets: the model's outputs (default: the source's class count). */
+  readonly numClasses?: number;
   /** Label smoothing when there is no mixup (mixup carries its own); default 0 (no targets). */
   readonly labelSmoothing?: number;
   /** Where skipped-image warnings go (one line per bad file); stderr by default. */
@@ -64,7 +73,10 @@ export interface DataLoader extends AsyncIterable<Batch> {
   readonly batchSize: number;
   /** Samples per epoch (repeated augmentation may keep fewer than the dataset has). */
   readonly numSamples: number;
+  /** Batches per epoch (a multiple of `accumulation` with dropLast). */
   readonly numBatches: number;
+  /** Batches that together make one mixing batch (one optimizer step). */
+  readonly accumulation: number;
   /** The batches of one epoch (default: the `epoch` option). */
   iterate(epoch?: number): AsyncGenerator<Batch, void, undefined>;
 }
@@ -87,8 +99,16 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
   const onWarning = opts.onWarning ?? stderrWarning;
   const shard = opts.shard ?? WHOLE_EPOCH;
   const mixupGroups = opts.mixupGroups ?? 1;
+  const accumulation = opts.accumulation ?? 1;
   requireInt(opts.batchSize, 'batchSize', 1);
   requireInt(mixupGroups, 'mixupGroups', 1);
+  requireInt(accumulation, 'accumulation', 1);
+  if (accumulation > 1 && !dropLast)
+    throw new DataError(
+      'accumulation',
+      '1 without dropLast (only training loaders accumulate)',
+      String(accumulation),
+    );
   requireInt(workers, 'workers', 0);
   requireInt(opts.seed, 'seed', 0);
   requireInt(defaultEpoch, 'epoch', 0);
@@ -108,15 +128,22 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
         ? { kind: 'shuffle' }
         : { kind: 'sequential' };
   const numSamples = epochLength(source.length, sampler, shard);
-  const numBatches = batchCount(numSamples, opts.batchSize, dropLast);
+  const batchSize = opts.batchSize;
+  const whole = batchSize * accumulation;
+  const numBatches = dropLast
+    ? batchCount(numSamples, whole, true) * accumulation
+    : batchCount(numSamples, batchSize, false);
   if (numBatches === 0) {
+    const ra =
+      sampler.kind === 'repeated-augmentation'
+        ? ` (repeated augmentation keeps floor(${source.length} / ${sampler.ra.multipleOf}) * ${sampler.ra.multipleOf} = ${numSamples} of the ${source.length} images per epoch, DeiT's rule: use --no-repeated-aug for a dataset this small)`
+        : '';
     throw new DataError(
-      'batchSize',
-      `at most the ${numSamples} samples an epoch has${dropLast ? ' (dropLast drops a partial batch)' : ''}`,
-      String(opts.batchSize),
+      accumulation > 1 ? 'batchSize x accumulation' : 'batchSize',
+      `at most the ${numSamples} samples an epoch has${dropLast ? ' (dropLast drops a partial batch)' : ''}${ra}`,
+      String(whole),
     );
   }
-  const batchSize = opts.batchSize;
   // Each worker of each epoch warns once per bad file; the consumer should hear of it once in all.
   const warned = new Set<string>();
   const warnOnce = (line: string): void => {
@@ -129,18 +156,32 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
   async function* iterate(epoch: number = defaultEpoch): AsyncGenerator<Batch, void, undefined> {
     requireInt(epoch, 'epoch', 0);
     const order = epochOrder(source.length, sampler, opts.seed, epoch, shard);
-    const job = (b: number): BatchJob => ({
-      batchIndex: b,
+    const job = (b: number): BatchJob => {
       // slice, not subarray: a cloned view would drag the whole order array along.
-      indices: order.slice(b * batchSize, Math.min((b + 1) * batchSize, numSamples)),
-      firstPosition: b * batchSize,
-    });
+      const indices = order.slice(b * batchSize, Math.min((b + 1) * batchSize, numSamples));
+      if (accumulation === 1 || mixup === null)
+        return { batchIndex: b, indices, firstPosition: b * batchSize };
+      const index = Math.floor(b / accumulation);
+      const start = index * whole;
+      return {
+        batchIndex: b,
+        indices,
+        firstPosition: b * batchSize,
+        mixing: {
+          index,
+          size: whole,
+          offset: b * batchSize - start,
+          indices: order.slice(start, start + whole),
+        },
+      };
+    };
     const config: ProducerConfig = {
       transform: opts.transform,
       seed: opts.seed,
       epoch,
       mixup,
       labelSmoothing,
+      numClasses: opts.numClasses ?? source.numClasses,
       shard,
       mixupGroups,
     };
@@ -160,6 +201,7 @@ export async function createLoader(opts: LoaderOptions): Promise<DataLoader> {
     batchSize,
     numSamples,
     numBatches,
+    accumulation,
     iterate,
     [Symbol.asyncIterator]: () => iterate(),
   };

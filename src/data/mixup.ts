@@ -1,16 +1,24 @@
 /**
- * timm's Mixup / CutMix in 'batch' mode, with label smoothing folded into the soft targets.
+ * timm's Mixup / CutMix, with label smoothing folded into the soft targets.
  *
- * Per batch: with probability `prob`, pick cutmix (probability `switchProb` when both are enabled) or
- * mixup and draw lam ~ Beta(alpha, alpha). Sample i is mixed with sample size-1-i (the batch reversed).
- * Cutmix pastes a box of area fraction ~(1 - lam) and, with correctLam, recomputes lam from the clipped
- * box. Targets: off = smoothing / K, on = 1 - smoothing + off,
- *   t_i = lam * onehot(y_i; on, off) + (1 - lam) * onehot(y_{size-1-i}; on, off)
- * so every row sums to 1. timm asserts an even batch size; here an odd one mixes its middle sample with
- * itself, which leaves it unchanged.
+ * A decision: with probability `prob`, pick cutmix (probability `switchProb` when both are enabled)
+ * or mixup and draw lam ~ Beta(alpha, alpha). Sample i is mixed with sample size-1-i (the batch
+ * reversed). Cutmix pastes a box of area fraction ~(1 - lam) and, with correctLam, recomputes lam from
+ * the clipped box. Targets: off = smoothing / K, on = 1 - smoothing + off,
+ *   t_i = lam_i * onehot(y_i; on, off) + (1 - lam_i) * onehot(y_{size-1-i}; on, off)
+ * so every row sums to 1. Modes (timm's --mixup-mode): `batch`, one decision for the batch; `pair`,
+ * one per mirrored pair (both samples of a pair get it); `elem`, one per sample. timm asserts an even
+ * batch size; here an odd one mixes its middle sample with itself, which leaves its image unchanged.
+ *
+ * Randomness is keyed, not drawn in sequence: the batch decision by (seed, epoch, batch), a pair's or
+ * sample's by (seed, epoch, batch, its position in the batch). So a batch can be produced in pieces
+ * (the micro-batches of gradient accumulation) with exactly the decisions of the whole batch.
  */
 import { DataError } from './errors.js';
 import type { Rng } from '../tensor/random.js';
+
+export const MIXUP_MODES = ['batch', 'pair', 'elem'] as const;
+export type MixupMode = (typeof MIXUP_MODES)[number];
 
 export interface MixupConfig {
   /** Beta alpha for mixup; 0 disables mixup. */
@@ -23,8 +31,8 @@ export interface MixupConfig {
   readonly prob: number;
   /** Probability of cutmix rather than mixup when both are enabled. */
   readonly switchProb: number;
-  /** Only timm's 'batch' mode (one lam per batch) is implemented. */
-  readonly mode: 'batch';
+  /** One decision per batch, per mirrored pair, or per sample. */
+  readonly mode: MixupMode;
   readonly correctLam: boolean;
   readonly labelSmoothing: number;
 }
@@ -68,6 +76,7 @@ export function validateMixup(cfg: MixupConfig): void {
   ) {
     throw bad('cutmixMinMax', '0 <= min < max <= 1', cfg.cutmixMinMax);
   }
+  if (!MIXUP_MODES.includes(cfg.mode)) throw bad('mode', MIXUP_MODES.join(', '), cfg.mode);
   for (const key of ['prob', 'switchProb', 'labelSmoothing'] as const) {
     if (!(cfg[key] >= 0 && cfg[key] <= 1)) throw bad(key, 'a value in [0, 1]', cfg[key]);
   }
@@ -192,6 +201,89 @@ export function mixTargets(
     row.fill(off);
     row[labels[i]] += lam * (on - off);
     row[labels[size - 1 - i]] += (1 - lam) * (on - off);
+  }
+  return t;
+}
+
+/**
+ * The decision for the sample at `position` of a batch of `size` (positions are 0-based within the
+ * whole batch): `batchRng` gives the batch's (batch mode), `keyedRng(k)` a pair's or sample's.
+ */
+export function decisionFor(
+  cfg: MixupConfig,
+  height: number,
+  width: number,
+  position: number,
+  size: number,
+  batchDecision: () => MixDecision,
+  keyedRng: (key: number) => Rng,
+): MixDecision {
+  switch (cfg.mode) {
+    case 'batch':
+      return batchDecision();
+    case 'pair':
+      return sampleMix(cfg, height, width, keyedRng(Math.min(position, size - 1 - position)));
+    case 'elem':
+      return sampleMix(cfg, height, width, keyedRng(position));
+  }
+}
+
+/**
+ * Mixes `size` samples (`own`, [size, C, H, W]) in place with their partners (`partners`, the same
+ * layout: partner k is the sample own[k] is mixed with), each by its own decision.
+ */
+export function mixWithPartners(
+  own: Float32Array,
+  partners: Float32Array,
+  size: number,
+  channels: number,
+  height: number,
+  width: number,
+  decisions: readonly MixDecision[],
+): void {
+  const sample = channels * height * width;
+  for (let k = 0; k < size; k++) {
+    const d = decisions[k];
+    const a = k * sample;
+    switch (d.kind) {
+      case 'none':
+        break;
+      case 'mixup': {
+        const lam = d.lam;
+        for (let i = 0; i < sample; i++) own[a + i] = lam * own[a + i] + (1 - lam) * partners[a + i];
+        break;
+      }
+      case 'cutmix': {
+        const { y0, y1, x0, x1 } = d.box;
+        for (let c = 0; c < channels; c++) {
+          for (let y = y0; y < y1; y++) {
+            const row = a + (c * height + y) * width;
+            for (let x = x0; x < x1; x++) own[row + x] = partners[row + x];
+          }
+        }
+        break;
+      }
+    }
+  }
+}
+
+/** Smoothed one-hot targets of `labels`, each blended with its partner's label by its own lam. */
+export function mixTargetsWithPartners(
+  labels: Int32Array,
+  partnerLabels: Int32Array,
+  numClasses: number,
+  lams: readonly number[],
+  smoothing: number,
+): Float32Array {
+  const size = labels.length;
+  const off = smoothing / numClasses;
+  const on = 1 - smoothing + off;
+  const t = new Float32Array(size * numClasses);
+  for (let i = 0; i < size; i++) {
+    const row = t.subarray(i * numClasses, (i + 1) * numClasses);
+    row.fill(off);
+    row[labels[i]] += lams[i] * (on - off);
+    row[partnerLabels[i]] += (1 - lams[i]) * (on - off);
   }
   return t;
 }

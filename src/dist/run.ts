@@ -5,7 +5,7 @@
  * normally; an error only this rank knows is printed with its rank and aborts the whole job at once.
  */
 import { sanitizeMessage } from '../io/sanitize.js';
-import { DivergedError, train, type TrainResult } from '../train/train.js';
+import { DivergedError, train, type TrainHooks, type TrainResult } from '../train/train.js';
 import type { TrainConfig } from '../train/config.js';
 import { CollectiveError, DataParallel } from './data_parallel.js';
 import { applyRankThreads } from './threads.js';
@@ -20,7 +20,10 @@ export interface RankOptions {
   nprocPerNode?: number;
   /** `--threads N` (or LAPE_NUM_THREADS); default: the cores shared by the ranks on this machine. */
   threads?: number;
+  /** Rank 0's status lines (default: none). */
   log?: (line: string) => void;
+  /** Checkpoints already opened and how URLs are fetched, as `train()` takes them. */
+  checkpoints?: Pick<TrainHooks, 'preloaded' | 'download'>;
 }
 
 export interface RankOutcome {
@@ -41,19 +44,26 @@ export async function trainRank(cfg: TrainConfig, opts: RankOptions): Promise<Ra
   const onStop = (): void => controller.abort();
   for (const s of STOP_SIGNALS) process.on(s, onStop);
   const dp = new DataParallel(world, { signal: controller.signal });
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${sanitizeMessage(line)}\n`));
+  const log = opts.log ?? (() => {});
   try {
     if (opts.nprocPerNode !== undefined && opts.nprocPerNode !== world.localSize) {
       throw new Error(
         `--nproc-per-node ${opts.nprocPerNode} does not match the ${world.localSize} ranks MPI started on ${world.host}`,
       );
     }
+    const accum = cfg.accumIter ?? 1;
     if (dp.isLead) {
       log(
-        `data-parallel: ${world.size} ranks (${world.localSize} on ${world.host}), ${threads.threads} thread(s) each${threads.from === 'default' ? '' : ` (from ${threads.from === 'flag' ? '--threads' : 'the environment'})`}, ${world.library}; global batch ${world.size} x ${cfg.batchSize} = ${world.size * cfg.batchSize}`,
+        `data-parallel: ${world.size} ranks (${world.localSize} on ${world.host}), ${threads.threads} thread(s) each${threads.from === 'default' ? '' : ` (from ${threads.from === 'flag' ? '--threads' : 'the environment'})`}, ${world.library}; global batch ${world.size} x ${cfg.batchSize}${accum > 1 ? ` x --accum-iter ${accum}` : ''} = ${world.size * cfg.batchSize * accum}`,
       );
     }
-    const result = await train(cfg, { dataParallel: dp, progress: opts.progress, log });
+    const result = await train(cfg, {
+      ...opts.checkpoints,
+      dataParallel: dp,
+      signal: controller.signal,
+      progress: opts.progress,
+      log,
+    });
     world.finalize();
     return { result, exitCode: result.outcome === 'interrupted' ? 130 : 0, lead: dp.isLead };
   } catch (e) {

@@ -97,7 +97,8 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   dispatch.matmulStrided({ a: square(usedS), b: v, c: ctx(out), batch, m, n: hd, k: m });
 
   const inputs = bias ? [qkv, bias] : [qkv];
-  record(out, 'attention', inputs, (dy) => {
+  const attrs = { heads: h, scale: opts.scale, dropout: mask !== null };
+  record(out, { name: 'attention', attrs }, inputs, (dy) => {
     const dyS = gemmIn(dy);
     const dqkv = Tensor.empty(qkv.shape);
     // dv = Pᵀ dY ; dP = dY vᵀ

@@ -25,7 +25,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     dispatch.stridedCopy({ src, srcStrides, dst, dstOffset, dstStrides, shape: x.shape });
     offset += x.shape[a];
   }
-  return record(out, 'concat', xs, (dy) => {
+  return record(out, { name: 'concat', attrs: { axis: a } }, xs, (dy) => {
     let start = 0;
     return xs.map((x) => {
       const g = Tensor.empty(x.shape);

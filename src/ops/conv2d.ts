@@ -39,7 +39,8 @@ function im2colOp(x: Tensor, g: Geometry): Tensor {
   for (let i = 0; i < b; i++) {
     dispatch.im2col({ x: image(x, i, inSize), cols: image(out, i, colSize), ...window });
   }
-  return record(out, 'im2col', [x], (dy) => {
+  const attrs = { kh: g.kernelH, kw: g.kernelW, stride: g.stride, pad: g.pad };
+  return record(out, { name: 'im2col', attrs }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     for (let i = 0; i < b; i++) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Rng } from '../tensor/random.js';
+import { dispatch } from '../backend/dispatch.js';
 import { describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
 import { ones } from './creation.js';
 import { dropout, dropPath } from './dropout.js';
@@ -33,6 +34,18 @@ describeBackends('dropout and dropPath', () => {
     }
     const keptFraction = y.filter((v) => v !== 0).length / y.length;
     assert.ok(Math.abs(keptFraction - 0.7) < 0.03, `kept fraction ${keptFraction}`);
+  });
+
+  it('a mask drawn at an offset is that slice of the larger mask', () => {
+    const whole = new Float32Array(1000);
+    dispatch.dropoutMask({ seed: 77, p: 0.3, mask: whole });
+    const part = new Float32Array(300);
+    dispatch.dropoutMask({ seed: 77, p: 0.3, mask: part, offset: 450 });
+    assert.deepEqual(part, whole.subarray(450, 750));
+    assert.throws(
+      () => dispatch.dropoutMask({ seed: 1, p: 0.5, mask: part, offset: 2 ** 32 - 10 }),
+      /32-bit counter/,
+    );
   });
 
   it('gradients match finite differences (same mask each call)', () => {

@@ -2,9 +2,9 @@
  * Dropout and drop-path (per-sample stochastic depth). Masks come from the backend's counter-based
  * generator seeded by the caller's Rng, so they are identical on every backend.
  *
- * Under data parallelism (`withBatchShard`) every rank draws the same seed, generates the mask of the
- * whole global batch and keeps its own samples' rows, so N ranks of batch B drop exactly what one
- * process of batch N * B drops. Axis 0 of every masked tensor is then the batch.
+ * Under data parallelism (`withBatchShard`) and gradient accumulation (`withSampleWindow`) every pass
+ * draws the same seed and takes its own rows of the mask of the whole step's batch, so N ranks of
+ * batch B, or N micro-batches of B, drop exactly what one pass over N * B drops.
  */
 import { record } from '../autograd/tape.js';
 import { dispatch } from '../backend/dispatch.js';
@@ -12,15 +12,40 @@ import type { Rng } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryRaw } from './binary.js';
 
+/**
+ * Where the rows of one forward pass sit in the whole batch of an optimizer step, so that dropout and
+ * drop-path masks are the rows a single pass over that whole batch would draw with the same seed:
+ *   - a micro-batch of gradient accumulation (`withSampleWindow`) holds rows [offset, offset + rows)
+ *     of its step's `total` rows;
+ *   - a data-parallel rank (`withBatchShard`) holds rows k * replicas + rank of the global batch.
+ * Both may hold at once (a micro-batch on one rank); axis 0 of every masked tensor is the batch.
+ */
+export interface SampleWindow {
+  offset: number;
+  total: number;
+}
+
 /** The samples of a data-parallel global batch this process holds: global row k * replicas + rank. */
 export interface BatchShard {
   readonly rank: number;
   readonly replicas: number;
 }
 
+let sampleWindow: SampleWindow | null = null;
 let batchShard: BatchShard | null = null;
 
-/** Runs `fn` (a forward pass) with masks drawn for this rank's rows of the global batch. */
+/** Runs `fn` (a forward pass over one micro-batch) with the masks of `window`'s rows. */
+export function withSampleWindow<T>(window: SampleWindow | null, fn: () => T): T {
+  const prev = sampleWindow;
+  sampleWindow = window;
+  try {
+    return fn();
+  } finally {
+    sampleWindow = prev;
+  }
+}
+
+/** Runs `fn` (a forward pass over this rank's samples) with the masks of its rows of the global batch. */
 export function withBatchShard<T>(shard: BatchShard | null, fn: () => T): T {
   const prev = batchShard;
   batchShard = shard && shard.replicas > 1 ? shard : null;
@@ -31,22 +56,36 @@ export function withBatchShard<T>(shard: BatchShard | null, fn: () => T): T {
   }
 }
 
-/** Fills `mask` (axis 0 = the batch) with keep-and-scale values for `seed`; see withBatchShard. */
+/** Masks with at least this many elements per sample are drawn row by row at their offsets. */
+const ROW_BY_ROW = 64;
+
+/** Fills a dropout mask (values 1/(1-p) or 0) from `seed` for the rows the current pass holds. */
 export function fillDropoutMask(seed: number, p: number, mask: Tensor): void {
+  const window = sampleWindow;
   const shard = batchShard;
-  if (shard === null) {
+  const rows = mask.shape[0];
+  if ((window === null || (window.offset === 0 && window.total === rows)) && shard === null) {
     dispatch.dropoutMask({ seed, p, mask });
     return;
   }
-  const rows = mask.shape[0];
+  const local = window ? window.total : rows; // rows of this process's share of the step
+  if (window && !(window.offset >= 0 && window.offset + rows <= window.total))
+    throw new RangeError(
+      `dropout: rows ${window.offset}..${window.offset + rows} are outside a batch of ${window.total}`,
+    );
+  const replicas = shard?.replicas ?? 1;
+  const rowOf = (k: number): number => ((window?.offset ?? 0) + k) * replicas + (shard?.rank ?? 0);
   const per = mask.size / rows; // elements of one sample
-  const global = Tensor.empty([rows * shard.replicas, ...mask.shape.slice(1)]);
-  dispatch.dropoutMask({ seed, p, mask: global });
-  for (let k = 0; k < rows; k++) {
-    const from = (k * shard.replicas + shard.rank) * per;
-    mask.data.set(global.data.subarray(from, from + per), k * per);
+  if (per >= ROW_BY_ROW) {
+    for (let k = 0; k < rows; k++) {
+      const row = mask.data.subarray(k * per, (k + 1) * per);
+      dispatch.dropoutMask({ seed, p, mask: row, offset: rowOf(k) * per });
+    }
+    return;
   }
-  global.dispose();
+  const whole = new Float32Array(local * replicas * per);
+  dispatch.dropoutMask({ seed, p, mask: whole });
+  for (let k = 0; k < rows; k++) mask.data.set(whole.subarray(rowOf(k) * per, (rowOf(k) + 1) * per), k * per);
 }
 
 function applyMask(x: Tensor, mask: Tensor, name: string): Tensor {

@@ -21,7 +21,7 @@ export function indexSelect(x: Tensor, idx: Tensor): Tensor {
   }
   const out = Tensor.empty([...idx.shape, ...x.shape.slice(1)]);
   dispatch.gatherRows({ x, idx, out, width });
-  return record(out, 'indexSelect', [x], (dy) => {
+  return record(out, { name: 'indexSelect', attrs: { index: idx } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     dispatch.scatterAddRows({ dy, idx, dx, width });

@@ -51,7 +51,8 @@ export function layerNorm(
     addendRows: addend ? addRows : 0,
   });
   const inputs = [x, weight, bias, addend].filter((t): t is Tensor => t !== null);
-  record(out, 'layerNorm', inputs, (dy) => {
+  const attrs = { eps, weight: weight !== null, bias: bias !== null, addend: addend !== null };
+  record(out, { name: 'layerNorm', attrs }, inputs, (dy) => {
     const dx = Tensor.empty(x.shape);
     const dw = weight ? Tensor.empty(weight.shape) : null;
     const db = bias ? Tensor.empty(bias.shape) : null;

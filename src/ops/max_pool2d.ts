@@ -16,7 +16,7 @@ export function maxPool2d(x: Tensor, kernel: number, stride: number, padding: nu
   const arg = Tensor.emptyInt([planes * outH * outW]);
   const window = { height: h, width: w, kernelH: kernel, kernelW: kernel, stride, pad: padding, outH, outW };
   dispatch.maxPool2d({ x, y: out, argmax: arg, planes, ...window });
-  record(out, 'maxPool2d', [x], (dy) => {
+  record(out, { name: 'maxPool2d', attrs: { kernel, stride, padding } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     const idx = arg.ints;

@@ -26,7 +26,7 @@ export function padLeading2d(x: Tensor, p: number): Tensor {
     dstStrides: os,
     shape: x.shape,
   });
-  return record(out, 'padLeading2d', [x], (dy) => {
+  return record(out, { name: 'padLeading2d', attrs: { p } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dispatch.stridedCopy({
       src: dy,

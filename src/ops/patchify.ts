@@ -22,7 +22,7 @@ export function patchify(x: Tensor, p: number): Tensor {
   const dst = stridesOf(view);
   const out = Tensor.empty([b, gh * gw, c * p * p]);
   dispatch.stridedCopy({ src: x, srcStrides: src, dst: out, dstStrides: dst, shape: view });
-  return record(out, 'patchify', [x], (dy) => {
+  return record(out, { name: 'patchify', attrs: { p } }, [x], (dy) => {
     // Every pixel lies in exactly one patch, so the adjoint is the inverse copy.
     const dx = Tensor.empty(x.shape);
     dispatch.stridedCopy({ src: dy, srcStrides: dst, dst: dx, dstStrides: src, shape: view });

@@ -21,7 +21,10 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDim = fals
   const raw = reduceSumRaw(x, ax);
   const out = keepDim ? raw.view(keptShape(x.shape, ax)) : raw;
   if (out !== raw) raw.dispose();
-  return record(out, 'sum', [x], (dy) => [expandTo(dy.view(keptShape(x.shape, ax)), x.shape)]);
+  const attrs = { axes: ax, keepDim };
+  return record(out, { name: 'sum', attrs }, [x], (dy) => [
+    expandTo(dy.view(keptShape(x.shape, ax)), x.shape),
+  ]);
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepDim = false): Tensor {
@@ -31,7 +34,7 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDim = fal
   const out = Tensor.empty(keepDim ? keptShape(x.shape, ax) : raw.shape);
   dispatch.affine({ x: raw, out, alpha: 1 / count });
   raw.dispose();
-  return record(out, 'mean', [x], (dy) => {
+  return record(out, { name: 'mean', attrs: { axes: ax, keepDim } }, [x], (dy) => {
     const scaled = Tensor.empty(dy.shape);
     dispatch.affine({ x: dy, out: scaled, alpha: 1 / count });
     const g = expandTo(scaled.view(keptShape(x.shape, ax)), x.shape);
@@ -63,7 +66,7 @@ function maxAxis(x: Tensor, a: number): Tensor {
   const out = Tensor.empty(kept);
   const arg = Tensor.emptyInt([outer * inner]);
   dispatch.reduceMax({ x, out, argmax: arg, outer, r, inner });
-  return record(out, 'max', [x], (dy) => {
+  return record(out, { name: 'max', attrs: { axis: a } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     const g = dy.data;

@@ -7,7 +7,7 @@ import { Tensor } from '../tensor/tensor.js';
 export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
   const out = Tensor.empty(x.shape);
   dispatch.affine({ x, out, alpha, beta });
-  return record(out, 'affine', [x], (dy) => {
+  return record(out, { name: 'affine', attrs: { alpha, beta } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dispatch.affine({ x: dy, out: dx, alpha });
     return [dx];
@@ -20,7 +20,7 @@ export const addScalar = (x: Tensor, s: number): Tensor => affine(x, 1, s);
 export function powScalar(x: Tensor, p: number): Tensor {
   const out = Tensor.empty(x.shape);
   dispatch.pow({ x, out, p });
-  return record(out, 'pow', [x], (dy) => {
+  return record(out, { name: 'pow', attrs: { p } }, [x], (dy) => {
     // d/dx x^p = p x^(p-1)
     const t = Tensor.empty(x.shape);
     dispatch.pow({ x, out: t, p: p - 1 });

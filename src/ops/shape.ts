@@ -41,7 +41,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const inverse = new Array<number>(p.length);
   p.forEach((a, i) => (inverse[a] = i));
   const out = permuteRaw(x, p);
-  return record(out, 'permute', [x], (dy) => [permuteRaw(dy, inverse)]);
+  return record(out, { name: 'permute', attrs: { perm: p } }, [x], (dy) => [permuteRaw(dy, inverse)]);
 }
 
 export function transpose(x: Tensor, a = -2, b = -1): Tensor {

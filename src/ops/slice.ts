@@ -28,7 +28,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number, step 
     dstStrides: os,
     shape: outShape,
   });
-  return record(out, 'slice', [x], (dy) => {
+  return record(out, { name: 'slice', attrs: { axis: a, start, end, step } }, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     dx.data.fill(0);
     dispatch.stridedCopy({

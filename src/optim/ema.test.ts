@@ -18,6 +18,9 @@ import { defaultTrainConfig } from '../train/config.js';
 import { fromJson, readJsonFixture, type JsonTensor } from '../../test/util.js';
 import { AdamW } from './adamw.js';
 import { ModelEma } from './ema.js';
+import { IMAGENET_STATS } from '../data/stats.js';
+import { LrScheduler } from './scheduler.js';
+import { schedulerSettings } from '../train/train.js';
 
 type JsonState = Record<string, JsonTensor>;
 interface EmaCase {
@@ -110,7 +113,17 @@ describe('ModelEma', () => {
       ema: straight.shadow,
       config: cfg,
       state: { epoch: 1, batchesDone: 0, maxAccuracy: 0, rng: null },
-      schedule: { ...cfg.schedule, baseLr: 1e-3, epochs: 2 },
+      scheduler: new LrScheduler(
+        schedulerSettings(cfg),
+        optimizer.groups.map(() => 1e-3),
+      ),
+      run: {
+        model: model.config,
+        baseLr: 1e-3,
+        normalization: IMAGENET_STATS,
+        classNames: [],
+        world: { size: 1, rank: 0 },
+      },
     });
     const resumed = new ModelEma(model.stateDict(), 0.9);
     resumed.load(readTrainingCheckpoint(path).raw.get('model_ema') as StateDict, path);

@@ -35,6 +35,13 @@ export abstract class Optimizer {
     for (const g of this.groups) g.lr = lr;
   }
 
+  /** One lr per group, in group order (what a scheduler sets). */
+  setGroupLrs(lrs: readonly number[]): void {
+    if (lrs.length !== this.groups.length)
+      throw new Error(`optimizer: ${lrs.length} learning rates for ${this.groups.length} parameter groups`);
+    this.groups.forEach((g, i) => (g.lr = lrs[i]));
+  }
+
   /** Parameters in group order, the index PyTorch's optimizer state dict uses. */
   allParams(): Tensor[] {
     return this.groups.flatMap((g) => g.params);

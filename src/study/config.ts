@@ -455,7 +455,7 @@ export function trainConfigFor(study: StudyConfig, point: GridPoint, outputDir: 
   const t = study.train;
   const lr = t.lr ?? d.optimizer.lr;
   const weightDecay = t.weightDecay ?? d.optimizer.weightDecay;
-  const opt = t.opt ?? d.optimizer.kind;
+  const opt: 'adamw' | 'sgd' = t.opt ?? 'adamw';
   const smoothing = t.smoothing ?? ('smoothing' in d.criterion ? d.criterion.smoothing : 0);
   const aa = t.aa ?? d.augment.autoAugment;
   let optimizer: TrainConfig['optimizer'];

@@ -41,9 +41,9 @@ export interface RunStudyOptions {
   /** Default: runs/study-<name>. */
   outDir?: string;
   only?: RunFilter;
-  /** Status lines (default: stderr). */
+  /** Status lines (default: none; the CLI prints them on stderr). */
   log?: (line: string) => void;
-  /** Progress bars inside each run (default true). */
+  /** Progress bars inside each run (default false). */
   progress?: boolean;
   /** Aborting stops the current run with a resumable checkpoint and ends the study there. */
   signal?: AbortSignal;
@@ -328,7 +328,7 @@ function checkDataPath(config: StudyConfig): void {
 
 /** Runs the study file at `configPath` (see the module comment), then writes results.json and results.md. */
 export async function runStudy(configPath: string, opts: RunStudyOptions = {}): Promise<StudyReport> {
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = opts.log ?? (() => {});
   const loaded = loadStudyConfig(configPath);
   const config: StudyConfig =
     opts.dataPath === undefined ? loaded : { ...loaded, dataset: { ...loaded.dataset, path: opts.dataPath } };

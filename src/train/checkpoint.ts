@@ -7,17 +7,16 @@
  * run repairs log.txt from).
  */
 import type { HostTensor, StateDict } from '../io/host_tensor.js';
-import { toFloat32 } from '../io/host_tensor.js';
-import { PyObject, PyTuple, type PyDict, type PyValue } from '../io/pickle.js';
+import type { PyDict, PyValue } from '../io/pickle.js';
 import { readPth, writePth } from '../io/pth.js';
 import { exportWeights } from '../models/weights.js';
 import type { Module } from '../nn/module.js';
-import { AdamW } from '../optim/adamw.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import { Sgd } from '../optim/sgd.js';
-import { zeros } from '../ops/creation.js';
+import type { LrScheduler } from '../optim/scheduler.js';
+import { optimizerStateDict } from '../optim/state_dict.js';
 import type { RngState } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { argsNamespace, type RunFacts } from './checkpoint_args.js';
 import type { TrainConfig } from './config.js';
 
 export interface TrainingState {
@@ -28,145 +27,13 @@ export interface TrainingState {
   maxAccuracy: number;
   /** Dropout/drop-path generator state; null in reference checkpoints (a fresh stream is derived). */
   rng: RngState | null;
+  /** Each parameter group's lr for the coming epoch; null when unknown (then from the schedule). */
+  lrs?: number[] | null;
+  /** Plateau scheduler internals timm's state dict leaves out. */
+  plateau?: { best: number; numBadEpochs: number; cooldownCounter: number; lastEpoch: number } | null;
 }
 
 const f32 = (shape: number[], data: Float32Array): HostTensor => ({ dtype: 'float32', shape, data });
-
-function optimizerState(opt: Optimizer): PyDict {
-  const params = opt.allParams();
-  const index = new Map(params.map((p, i) => [p, i]));
-  const state: PyDict = new Map();
-  if (opt instanceof AdamW) {
-    for (const [p, s] of opt.state) {
-      state.set(
-        index.get(p) as number,
-        new Map<string, PyValue>([
-          ['step', f32([], Float32Array.of(s.step))],
-          ['exp_avg', f32([...p.shape], Float32Array.from(s.expAvg.data))],
-          ['exp_avg_sq', f32([...p.shape], Float32Array.from(s.expAvgSq.data))],
-        ]),
-      );
-    }
-  } else if (opt instanceof Sgd) {
-    for (const [p, buf] of opt.buffers) {
-      state.set(
-        index.get(p) as number,
-        new Map<string, PyValue>([['momentum_buffer', f32([...p.shape], Float32Array.from(buf.data))]]),
-      );
-    }
-  }
-  let next = 0;
-  const groups: PyValue[] = opt.groups.map((g) => {
-    const ids = g.params.map(() => next++);
-    const common: [string, PyValue][] = [
-      ['lr', g.lr],
-      ['weight_decay', g.weightDecay],
-    ];
-    const specific: [string, PyValue][] =
-      opt instanceof AdamW
-        ? [
-            ['betas', new PyTuple([opt.betas[0], opt.betas[1]])],
-            ['eps', opt.eps],
-            ['amsgrad', false],
-            ['maximize', false],
-            ['foreach', null],
-            ['capturable', false],
-          ]
-        : opt instanceof Sgd
-          ? [
-              ['momentum', opt.momentum],
-              ['dampening', opt.dampening],
-              ['nesterov', opt.nesterov],
-              ['maximize', false],
-              ['foreach', null],
-            ]
-          : [];
-    return new Map<string, PyValue>([...common, ...specific, ['params', ids]]);
-  });
-  return new Map<string, PyValue>([
-    ['state', state],
-    ['param_groups', groups],
-  ]);
-}
-
-/** Restores optimizer moments by parameter index (PyTorch's order); shapes must match. */
-export function loadOptimizerState(opt: Optimizer, value: PyValue, file: string): void {
-  const fail = (msg: string): never => {
-    throw new Error(`${file}: optimizer state ${msg}`);
-  };
-  if (!(value instanceof Map)) return fail('is not a dict');
-  const state = value.get('state');
-  const groups = value.get('param_groups');
-  if (!(state instanceof Map) || !Array.isArray(groups)) return fail("lacks 'state' or 'param_groups'");
-  if (groups.length !== opt.groups.length)
-    fail(`has ${groups.length} parameter groups, this run has ${opt.groups.length}`);
-  const params = opt.allParams();
-  for (const [key, entry] of state) {
-    const i = Number(key);
-    const p: Tensor | undefined = params[i];
-    if (!p) fail(`refers to parameter ${i}, this run has ${params.length}`);
-    if (!(entry instanceof Map)) fail(`entry ${i} is not a dict`);
-    const e = entry as Map<PyValue, PyValue>;
-    const tensorOf = (name: string): Float32Array => {
-      const t = e.get(name) as HostTensor | undefined;
-      if (!t || !('dtype' in t)) return fail(`entry ${i} has no '${name}'`);
-      const data = toFloat32(t);
-      if (data.length !== p.size)
-        fail(`entry ${i} '${name}' has ${data.length} values, parameter ${p.describe()} has ${p.size}`);
-      return data;
-    };
-    if (opt instanceof AdamW) {
-      const stepRaw = e.get('step');
-      const step = typeof stepRaw === 'number' ? stepRaw : toFloat32(stepRaw as HostTensor)[0];
-      const expAvg = zeros(p.shape).keep();
-      const expAvgSq = zeros(p.shape).keep();
-      expAvg.data.set(tensorOf('exp_avg'));
-      expAvgSq.data.set(tensorOf('exp_avg_sq'));
-      opt.state.set(p, { step, expAvg, expAvgSq });
-    } else if (opt instanceof Sgd) {
-      const buf = zeros(p.shape).keep();
-      buf.data.set(tensorOf('momentum_buffer'));
-      opt.buffers.set(p, buf);
-    }
-  }
-}
-
-/** The processes of a run: one (size 1), or the data-parallel ranks (the checkpoint is rank 0's). */
-export interface RunWorld {
-  size: number;
-  rank: number;
-}
-
-/** The run's settings as an argparse.Namespace, as the reference stores `args` (flat, JSON-able values). */
-function argsNamespace(cfg: TrainConfig, world: RunWorld): PyObject {
-  const attrs: Record<string, PyValue> = {
-    model: cfg.model,
-    batch_size: cfg.batchSize,
-    epochs: cfg.epochs,
-    seed: cfg.seed,
-    data_set: cfg.data.kind,
-    data_path: cfg.data.path ?? null,
-    lr: cfg.optimizer.lr,
-    weight_decay: cfg.optimizer.weightDecay,
-    opt: cfg.optimizer.kind,
-    warmup_epochs: cfg.schedule.warmupEpochs,
-    warmup_lr: cfg.schedule.warmupLr,
-    min_lr: cfg.schedule.minLr,
-    mixup: cfg.mixup.mixup,
-    cutmix: cfg.mixup.cutmix,
-    distillation_type: cfg.distillation.kind,
-    pe: cfg.modelOverrides.pe ?? null,
-    join_type: cfg.modelOverrides.join ?? null,
-    // DeiT's init_distributed_mode: the per-process batch above, the process count here.
-    world_size: world.size,
-    rank: world.rank,
-    distributed: world.size > 1,
-    dist_eval: cfg.distEval,
-    amp: cfg.amp,
-    lape_config: JSON.stringify(cfg),
-  };
-  return new PyObject('argparse.Namespace', attrs);
-}
 
 export interface CheckpointContents {
   model: Module;
@@ -174,10 +41,10 @@ export interface CheckpointContents {
   ema: Map<string, Tensor> | null;
   config: TrainConfig;
   state: TrainingState;
-  /** The scheduler's lr for the next epoch (written as the timm scheduler's state). */
-  schedule: TrainConfig['schedule'] & { baseLr: number; epochs: number };
-  /** Default: one process. */
-  world?: RunWorld;
+  /** Written as timm writes its scheduler (`lr_scheduler`), one base value per parameter group. */
+  scheduler: LrScheduler;
+  /** What `args` records beside the config (model as built, scaled lr, statistics, class names). */
+  run: RunFacts;
   /** log.txt's lines for the epochs this checkpoint holds (one JSON object each); default none. */
   log?: readonly string[];
 }
@@ -197,24 +64,14 @@ function emaStateDict(ema: Map<string, Tensor>): StateDict {
 
 /** Writes a checkpoint atomically (temporary file, then rename): an interrupted write never corrupts it. */
 export function saveCheckpoint(path: string, c: CheckpointContents): void {
-  const s = c.schedule;
-  const world = c.world ?? { size: 1, rank: 0 };
+  const plateau = c.scheduler.plateauState();
+  const world = c.run.world;
   const value: PyDict = new Map<string, PyValue>([
     ['model', exportWeights(c.model)],
-    ['optimizer', optimizerState(c.optimizer)],
-    [
-      'lr_scheduler',
-      new Map<string, PyValue>([
-        ['t_initial', s.epochs],
-        ['warmup_t', s.warmupEpochs],
-        ['warmup_lr_init', s.warmupLr],
-        ['lr_min', s.minLr],
-        ['base_values', [s.baseLr]],
-        ['last_epoch', c.state.epoch - 1],
-      ]),
-    ],
+    ['optimizer', optimizerStateDict(c.optimizer, c.scheduler.baseValues)],
+    ['lr_scheduler', c.scheduler.stateDict()],
     ['epoch', c.state.epoch - 1],
-    ['args', argsNamespace(c.config, world)],
+    ['args', argsNamespace(c.config, c.run)],
     ['max_accuracy', c.state.maxAccuracy],
     [
       'lape',
@@ -223,9 +80,23 @@ export function saveCheckpoint(path: string, c: CheckpointContents): void {
         ['epochs_done', c.state.epoch],
         ['batches_done', c.state.batchesDone],
         ['rng', c.state.rng ? [...c.state.rng] : null],
-        // Samples per step over all ranks: a mid-epoch resume must step through the epoch alike.
+        // Samples per loader batch over all ranks, and loader batches per step: a mid-epoch resume must
+        // step through the epoch alike.
         ['global_batch', c.config.batchSize * world.size],
+        ['accum_iter', c.config.accumIter ?? 1],
         ['log', [...(c.log ?? [])]],
+        ['lrs', c.scheduler.current()],
+        [
+          'plateau',
+          plateau
+            ? new Map<string, PyValue>([
+                ['best', plateau.best],
+                ['num_bad_epochs', plateau.numBadEpochs],
+                ['cooldown_counter', plateau.cooldownCounter],
+                ['last_epoch', plateau.lastEpoch],
+              ])
+            : null,
+        ],
       ]),
     ],
   ]);
@@ -236,8 +107,10 @@ export function saveCheckpoint(path: string, c: CheckpointContents): void {
 export interface LoadedCheckpoint {
   raw: PyDict;
   state: TrainingState;
-  /** Samples per optimization step of the run that wrote it (batch x ranks), when recorded. */
+  /** Samples per loader batch of the run that wrote it (batch x ranks), when recorded. */
   globalBatch: number | null;
+  /** Loader batches per optimizer step of the run that wrote it (--accum-iter), when recorded. */
+  accumIter: number | null;
   /** log.txt's lines as of this checkpoint; null when it has no copy (a reference or older checkpoint). */
   log: string[] | null;
 }
@@ -247,7 +120,11 @@ export interface LoadedCheckpoint {
  * `epoch` (the last completed epoch index).
  */
 export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
-  const raw = readPth(path);
+  return trainingCheckpointFrom(readPth(path), path);
+}
+
+/** The training state of an already loaded checkpoint (`path` names it in messages). */
+export function trainingCheckpointFrom(raw: PyValue, path: string): LoadedCheckpoint {
   if (!(raw instanceof Map))
     throw new Error(`${path}: not a training checkpoint (expected a dict with 'model')`);
   const lape = raw.get('lape');
@@ -259,16 +136,30 @@ export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
     if (rng !== null && (!Array.isArray(rng) || rng.length !== 4))
       throw new Error(`${path}: 'lape.rng' must hold 4 integers`);
     const globalBatch = num(lape.get('global_batch'), NaN);
+    const accumIter = num(lape.get('accum_iter'), NaN);
     const log = lape.get('log');
+    const lrs = lape.get('lrs');
+    const plateau = lape.get('plateau');
     return {
       raw,
       globalBatch: Number.isFinite(globalBatch) ? globalBatch : null,
+      accumIter: Number.isFinite(accumIter) ? accumIter : null,
       log: Array.isArray(log) && log.every((l): l is string => typeof l === 'string') ? log : null,
       state: {
         epoch: num(lape.get('epochs_done'), 0),
         batchesDone: num(lape.get('batches_done'), 0),
         maxAccuracy,
         rng: rng === null ? null : ([0, 1, 2, 3].map((i) => num(rng[i], 0)) as unknown as RngState),
+        lrs: Array.isArray(lrs) && lrs.every((v) => typeof v === 'number') ? (lrs as number[]) : null,
+        plateau:
+          plateau instanceof Map
+            ? {
+                best: num(plateau.get('best'), -Infinity),
+                numBadEpochs: num(plateau.get('num_bad_epochs'), 0),
+                cooldownCounter: num(plateau.get('cooldown_counter'), 0),
+                lastEpoch: num(plateau.get('last_epoch'), 0),
+              }
+            : null,
       },
     };
   }
@@ -276,6 +167,7 @@ export function readTrainingCheckpoint(path: string): LoadedCheckpoint {
   return {
     raw,
     globalBatch: null,
+    accumIter: null,
     log: null,
     state: { epoch: num(raw.get('epoch'), -1) + 1, batchesDone: 0, maxAccuracy, rng: null },
   };

@@ -4,11 +4,11 @@
  */
 import type { Channels } from '../data/image.js';
 import { createLoader, type DataLoader } from '../data/loader.js';
-import { openDataset, type DatasetSpec } from '../data/datasets.js';
+import { openDataset, type DatasetSpec, type OpenOptions } from '../data/datasets.js';
 import type { MixupConfig } from '../data/mixup.js';
 import { DEIT_REPEATED_AUGMENTATION, type Shard } from '../data/sampler.js';
 import type { ImageSource } from '../data/source.js';
-import { datasetStats } from '../data/stats.js';
+import { datasetStats, resolveNormalization, type NormalizationStats } from '../data/stats.js';
 import type { TransformConfig } from '../data/transforms/pipeline.js';
 import { TIMM_RANDOM_ERASING } from '../data/transforms/random_erasing.js';
 import type { TrainConfig } from './config.js';
@@ -29,17 +29,61 @@ export function datasetSpec(cfg: TrainConfig, split: 'train' | 'val'): DatasetSp
           '--data-path is required for --data-set image-folder (a folder with train/ and val/)',
         );
       return { kind, split, path, skipBadImages };
+    case 'inat2018':
+    case 'inat2019':
+      if (!path)
+        throw new Error(
+          `--data-path is required for --data-set ${kind} (the folder with train${kind.slice(4)}.json, val${kind.slice(4)}.json and categories.json)`,
+        );
+      return { kind, split, path, skipBadImages, category: cfg.data.inatCategory };
   }
 }
 
-export function openSplit(cfg: TrainConfig, split: 'train' | 'val'): Promise<ImageSource> {
-  return openDataset(datasetSpec(cfg, split));
+/**
+ * The statistics the model is fed with: --mean/--std when given, else the dataset's default for the
+ * model's channel count (ImageNet's, luma-weighted for one channel; Fashion-MNIST's own, ...).
+ */
+export function trainNormalization(cfg: TrainConfig, channels: Channels): NormalizationStats {
+  return resolveNormalization(
+    cfg.data.normalize ?? {},
+    datasetStats(cfg.data.kind, channels),
+    channels,
+    `--data-set ${cfg.data.kind}'s default`,
+  );
+}
+
+export function openSplit(
+  cfg: TrainConfig,
+  split: 'train' | 'val',
+  opts: OpenOptions = {},
+): Promise<ImageSource> {
+  return openDataset(datasetSpec(cfg, split), opts);
 }
 
 /** DeiT: images of 32 px or less are random-cropped with padding 4 instead of random-resized-cropped. */
-export function trainTransform(cfg: TrainConfig, size: number, channels: Channels): TransformConfig {
+export function trainTransform(
+  cfg: TrainConfig,
+  size: number,
+  channels: Channels,
+  stats: NormalizationStats = trainNormalization(cfg, channels),
+): TransformConfig {
   const a = cfg.augment;
-  const stats = datasetStats(cfg.data.kind);
+  if (a.threeAugment) {
+    // DeiT III's new_data_aug_generator replaces the whole transform: no RandAugment, no erasing.
+    return {
+      kind: 'train',
+      size,
+      channels,
+      interpolation: 'bicubic',
+      crop: a.simpleRandomCrop
+        ? { kind: 'simple-random-crop', padding: 4 }
+        : { kind: 'random-resized-crop', scale: [0.08, 1], ratio: [3 / 4, 4 / 3] },
+      hflip: 0.5,
+      augment: { kind: 'three-augment', colorJitter: a.colorJitter },
+      normalize: stats,
+      erasing: null,
+    };
+  }
   return {
     kind: 'train',
     size,
@@ -64,48 +108,57 @@ export function trainTransform(cfg: TrainConfig, size: number, channels: Channel
 }
 
 /** timm's eval transform: resize to size / 0.875 and centre-crop, or nothing but normalization for small images. */
-export function evalTransform(cfg: TrainConfig, size: number, channels: Channels): TransformConfig {
+export function evalTransform(
+  cfg: TrainConfig,
+  size: number,
+  channels: Channels,
+  stats: NormalizationStats = trainNormalization(cfg, channels),
+): TransformConfig {
   return {
     kind: 'eval',
     size,
     channels,
     interpolation: cfg.augment.interpolation,
     resize: size > 32 ? { kind: 'center-crop', cropPct: 0.875 } : { kind: 'resize' },
-    normalize: datasetStats(cfg.data.kind),
+    normalize: stats,
   };
 }
 
+/** timm's Mixup as main.py builds it: active when mixup or cutmix is on, or a cutmix box range is set. */
 export function mixupConfig(cfg: TrainConfig): MixupConfig | null {
   const m = cfg.mixup;
-  if (m.mixup <= 0 && m.cutmix <= 0) return null;
+  const minmax = m.cutmixMinMax ?? null;
+  if (m.mixup <= 0 && m.cutmix <= 0 && minmax === null) return null;
   const smoothing =
     cfg.criterion.kind === 'soft-target' ? 0 : 'smoothing' in cfg.criterion ? cfg.criterion.smoothing : 0;
   return {
     mixupAlpha: m.mixup,
     cutmixAlpha: m.cutmix,
-    cutmixMinMax: null,
+    cutmixMinMax: minmax,
     prob: m.prob,
     switchProb: m.switchProb,
-    mode: 'batch',
+    mode: m.mode ?? 'batch',
     correctLam: true,
     labelSmoothing: smoothing,
   };
 }
 
 /**
- * `parallel.shard`: a data-parallel rank's share of each epoch (torch's DistributedSampler / DeiT's
- * RASampler); `parallel.mixupGroups`: see LoaderOptions.
+ * `opts.stats`: normalization (default: the config's); `opts.numClasses`: soft-target width (default:
+ * the source's); `opts.shard`: a data-parallel rank's share of each epoch (torch's DistributedSampler /
+ * DeiT's RASampler); `opts.mixupGroups`: see LoaderOptions.
  */
 export function trainLoader(
   cfg: TrainConfig,
   source: ImageSource,
   size: number,
   channels: Channels,
-  parallel: { shard?: Shard; mixupGroups?: number } = {},
+  opts: { stats?: NormalizationStats; numClasses?: number; shard?: Shard; mixupGroups?: number } = {},
 ): Promise<DataLoader> {
   return createLoader({
     source,
-    transform: trainTransform(cfg, size, channels),
+    numClasses: opts.numClasses,
+    transform: trainTransform(cfg, size, channels, opts.stats),
     batchSize: cfg.batchSize,
     shuffle: true,
     seed: cfg.seed,
@@ -113,7 +166,9 @@ export function trainLoader(
     dropLast: true,
     repeatedAugmentation: cfg.augment.repeatedAug ? DEIT_REPEATED_AUGMENTATION : null,
     mixup: mixupConfig(cfg),
-    ...parallel,
+    accumulation: cfg.accumIter ?? 1,
+    shard: opts.shard,
+    mixupGroups: opts.mixupGroups,
   });
 }
 
@@ -123,16 +178,16 @@ export function evalLoader(
   size: number,
   channels: Channels,
   batchSize: number,
-  shard?: Shard,
+  opts: { stats?: NormalizationStats; shard?: Shard } = {},
 ): Promise<DataLoader> {
   return createLoader({
     source,
-    transform: evalTransform(cfg, size, channels),
+    transform: evalTransform(cfg, size, channels, opts.stats),
     batchSize,
     shuffle: false,
     seed: cfg.seed,
     workers: cfg.data.workers,
     dropLast: false,
-    shard,
+    shard: opts.shard,
   });
 }

@@ -1,7 +1,7 @@
 /** Evaluation: top-1, top-5 and loss over a loader, as DeiT's `evaluate`. */
 import { noGrad } from '../autograd/tape.js';
+import type { Batch } from '../data/batch.js';
 import { autocast } from '../ops/autocast.js';
-import type { DataLoader } from '../data/loader.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
 import { crossEntropy } from '../ops/cross_entropy.js';
 import { intTensor } from '../ops/creation.js';
@@ -43,6 +43,9 @@ export interface EvalProgress {
   (done: number, total: number): void;
 }
 
+/** What evaluation reads: batches (a DataLoader, or any async iterable) and how many there are. */
+export type EvalBatches = AsyncIterable<Batch> & { readonly numBatches: number };
+
 export interface EvaluateOptions {
   /** Called after every batch. */
   onBatch?: EvalProgress;
@@ -52,7 +55,7 @@ export interface EvaluateOptions {
 
 export async function evaluate(
   model: VisionTransformer,
-  loader: DataLoader,
+  loader: EvalBatches,
   options: EvaluateOptions = {},
 ): Promise<EvalResult> {
   const { onBatch, amp = false } = options;

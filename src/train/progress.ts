@@ -9,6 +9,24 @@ export interface Progress {
   stop(): void;
 }
 
+/** The bar on the terminal now, if any (one at a time: epochs and evaluation run one after another). */
+let activeBar: { stream: NodeJS.WriteStream; halt: () => void } | null = null;
+
+/**
+ * Writes a line to the terminal without the progress bar redrawing over it: a bar on screen is
+ * stopped first (cli-progress redraws at the position it saved, which would overwrite the line), and
+ * stays stopped. Without a bar the line is simply written to `stream`.
+ */
+export function announce(line: string, stream: NodeJS.WriteStream = process.stderr): void {
+  const bar = activeBar;
+  if (bar) {
+    bar.halt();
+    bar.stream.write(`${line}\n`);
+  } else {
+    stream.write(`${line}\n`);
+  }
+}
+
 function fmtDuration(s: number): string {
   if (!Number.isFinite(s)) return '--';
   const m = Math.floor(s / 60);
@@ -36,8 +54,20 @@ export function createProgress(
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0, { fields: '', rate: '' });
+    let halted = false;
+    const self = {
+      stream,
+      halt: () => {
+        if (halted) return;
+        halted = true;
+        bar.stop();
+        if (activeBar === self) activeBar = null;
+      },
+    };
+    activeBar = self;
     return {
       update(done, fields) {
+        if (halted) return;
         const secs = (performance.now() - start) / 1000;
         bar.update(done, {
           fields: Object.entries(fields)
@@ -47,7 +77,7 @@ export function createProgress(
         });
       },
       stop() {
-        bar.stop();
+        self.halt();
       },
     };
   }

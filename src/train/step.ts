@@ -1,7 +1,16 @@
 /**
- * One optimization step: forward, loss, backward, clipping, optimizer update, EMA. Under data
- * parallelism the ranks agree on the loss (and on stopping) after the forward pass and average their
- * gradients between backward and clipping, as DDP does.
+ * One optimization step: forward, loss, backward (over one batch, or over the N micro-batches of a
+ * gradient-accumulation step), clipping, optimizer update, EMA.
+ *
+ * Accumulation (`--accum-iter N`) gives the step one batch of N x B would give, within float
+ * rounding: each micro-batch's mean loss is weighted by its share of the samples, gradients add up,
+ * and every micro-batch forward draws the same dropout/drop-path seeds and takes its own rows of the
+ * masks a batch of N x B would have had (ops/dropout.ts `withSampleWindow`). The data side (augmentation
+ * keyed by epoch position, mixup keyed by the step's batch) is the loader's (data/producer.ts).
+ *
+ * Under data parallelism the ranks agree on each (micro-)batch's loss (and so on stopping) after its
+ * forward pass and average their gradients between backward and clipping, as DDP does; the masks of a
+ * rank's forward are its rows of the global batch's (`withBatchShard`).
  */
 import { backward, noGrad } from '../autograd/tape.js';
 import type { Batch } from '../data/batch.js';
@@ -9,6 +18,8 @@ import type { DataParallel } from '../dist/data_parallel.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
 import { autocast } from '../ops/autocast.js';
 import { intTensor, tensor } from '../ops/creation.js';
+import { withSampleWindow } from '../ops/dropout.js';
+import { affine } from '../ops/scalar.js';
 import type { ModelEma } from '../optim/ema.js';
 import { clipGradNorm, type Optimizer } from '../optim/optimizer.js';
 import { tidy } from '../tensor/memory.js';
@@ -30,13 +41,36 @@ export interface StepContext {
 }
 
 /**
- * Trains on one batch and returns the loss value (NaN/Infinity are returned, not thrown); with data
- * parallelism, the loss of the global batch.
+ * Trains on one batch, or on the micro-batches of one accumulation step (together one batch), and
+ * returns the loss of the whole batch, over all ranks under data parallelism (NaN/Infinity are
+ * returned, not thrown; nothing is updated then).
  */
-export function trainStep(ctx: StepContext, batch: Batch): number {
+export function trainStep(ctx: StepContext, batch: Batch | readonly Batch[]): number {
   const { model, optimizer } = ctx;
   const dp = ctx.dataParallel ?? null;
-  const loss = tidy(() => autocast(() => forwardBackward(ctx, batch), { enabled: ctx.amp }));
+  const parts = Array.isArray(batch) ? (batch as readonly Batch[]) : [batch as Batch];
+  const pass = (part: Batch, weight: number): number =>
+    tidy(() => autocast(() => forwardBackward(ctx, part, weight), { enabled: ctx.amp }));
+  let loss = 0;
+  if (parts.length === 1) {
+    loss = pass(parts[0], 1);
+  } else {
+    const total = parts.reduce((n, b) => n + b.size, 0);
+    const start = model.rng.state();
+    let offset = 0;
+    for (const [m, part] of parts.entries()) {
+      // Same seeds for every micro-batch, as the one forward of the whole batch would draw them.
+      if (m > 0) model.rng.setState(start);
+      const w = part.size / total;
+      const value = withSampleWindow({ offset, total }, () => pass(part, w));
+      offset += part.size;
+      loss += w * value;
+      if (!Number.isFinite(value)) {
+        loss = value;
+        break;
+      }
+    }
+  }
   if (!Number.isFinite(loss)) {
     optimizer.zeroGrad();
     return loss;
@@ -49,8 +83,8 @@ export function trainStep(ctx: StepContext, batch: Batch): number {
   return loss;
 }
 
-/** Forward, loss and (for a finite loss) backward; returns the loss value. */
-function forwardBackward(ctx: StepContext, batch: Batch): number {
+/** Forward, loss and (for a finite loss) backward of the loss times `weight`; returns the loss value. */
+function forwardBackward(ctx: StepContext, batch: Batch, weight: number): number {
   const { model } = ctx;
   const dp = ctx.dataParallel ?? null;
   const { inChans, imgSize, numClasses } = model.config;
@@ -79,6 +113,6 @@ function forwardBackward(ctx: StepContext, batch: Batch): number {
     );
   }
   const value = dp ? dp.reduceStep(l.item()) : l.item();
-  if (Number.isFinite(value)) backward(l);
+  if (Number.isFinite(value)) backward(weight === 1 ? l : affine(l, weight));
   return value;
 }

@@ -1,8 +1,9 @@
 /**
- * Side-by-side comparison of two runs (e.g. LaPE vs the basic join) on the same patch grid:
+ * Side-by-side comparison of two runs (e.g. LaPE vs the basic join) on the same patch grid (EXT:
+ * png by default, or jpg, svg, pdf):
  *
- *   compare_overall.png   row A and row B: every layer's P x P similarity, aligned by layer index
- *   compare_token.png     row A and row B: every layer's similarity map of the selected token
+ *   compare_overall.EXT   row A and row B: every layer's P x P similarity, aligned by layer index
+ *   compare_token.EXT     row A and row B: every layer's similarity map of the selected token
  *   compare.html          interactive comparison report (report.ts)
  *
  * Both runs get one colour range per map; pass `similarityRange` (e.g. [-1, 1]) to put all maps of
@@ -11,7 +12,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateReportData, type ReportData } from './data.js';
-import { renderGrid, type HeatmapSpec } from './heatmap.js';
+import { encodeFigure, type FigureFormat } from './figure.js';
+import { gridFigure, type HeatmapSpec } from './heatmap.js';
 import { buildComparisonReport, defaultRunLabels, type ComparisonOptions } from './report.js';
 import { patchCell, tokenMap } from './similarity.js';
 import { defaultConcurrency, runLimited, tokenLabel } from './write.js';
@@ -21,6 +23,12 @@ export interface ComparisonWriteOptions extends ComparisonOptions {
   token?: number;
   /** Fixed colour range of all similarity maps; default: each map's min..max. */
   similarityRange?: [number, number];
+  /** Image format (default png). */
+  format?: FigureFormat;
+  /** Raster resolution of png/jpg (default 96). */
+  dpi?: number;
+  /** Row/column axes with patch indices. */
+  axes?: boolean;
 }
 
 /**
@@ -63,6 +71,8 @@ export async function writeComparison(
     throw new RangeError(`token ${token} outside the ${h}x${w} grid`);
   const labels = opts.labels ?? defaultRunLabels(a, b);
   const [vmin, vmax] = opts.similarityRange ?? [undefined, undefined];
+  const ext = opts.format ?? 'png';
+  const figure = { format: ext, dpi: opts.dpi } as const;
   await mkdir(dir, { recursive: true });
 
   const written: string[] = [];
@@ -82,12 +92,16 @@ export async function writeComparison(
       vmin,
       vmax,
       colormap: { kind: 'viridis' },
+      axes: opts.axes ? { rows: 'patch (query)', cols: 'patch (key)' } : undefined,
     }));
-    emit('compare_overall.png', () =>
-      renderGrid(
-        overall.panels,
-        overall.columns,
-        `PE similarity between all patches · top: ${labels[0]}, bottom: ${labels[1]}`,
+    emit(`compare_overall.${ext}`, () =>
+      encodeFigure(
+        gridFigure(
+          overall.panels,
+          overall.columns,
+          `PE similarity between all patches · top: ${labels[0]}, bottom: ${labels[1]}`,
+        ),
+        figure,
       ),
     );
     const marker = patchCell(token, w);
@@ -100,12 +114,16 @@ export async function writeComparison(
       vmax,
       colormap: { kind: 'viridis' },
       marker,
+      axes: opts.axes ? { rows: 'row', cols: 'column' } : undefined,
     }));
-    emit('compare_token.png', () =>
-      renderGrid(
-        tokens.panels,
-        tokens.columns,
-        `PE similarity of ${tokenLabel(token, w)} · top: ${labels[0]}, bottom: ${labels[1]}`,
+    emit(`compare_token.${ext}`, () =>
+      encodeFigure(
+        gridFigure(
+          tokens.panels,
+          tokens.columns,
+          `PE similarity of ${tokenLabel(token, w)} · top: ${labels[0]}, bottom: ${labels[1]}`,
+        ),
+        figure,
       ),
     );
   }

@@ -48,6 +48,8 @@ export interface ReportData {
   token: number;
   /** Per-layer similarities; may be empty for a pure-RPE model (pe `none`). */
   layers: LayerSimilarity[];
+  /** P x P similarity of the raw position embedding, before any layer (the reference's PE_token_sim). */
+  peSimilarity?: Float32Array;
   rpe?: RpeLayer[];
   log?: LogEntry[];
 }
@@ -74,6 +76,8 @@ export function validateReportData(data: ReportData): void {
       );
     }
   }
+  if (data.peSimilarity && data.peSimilarity.length !== p * p)
+    throw new RangeError(`peSimilarity has ${data.peSimilarity.length} values, expected P*P = ${p * p}`);
   const tableSize = (2 * h - 1) * (2 * w - 1);
   const seenRpe = new Set<number>();
   for (const layer of data.rpe ?? []) {

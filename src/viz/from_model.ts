@@ -30,8 +30,14 @@ export function visualizationData(model: VisionTransformer, opts: VisualizationO
     throw new Error(`--token ${token} is outside the ${g}x${g} patch grid (valid: 0..${p - 1}, row-major)`);
   }
   const d = model.config.embedDim;
-  const { layers, rpe } = noGrad(() =>
+  const { layers, rpe, peSimilarity } = noGrad(() =>
     tidy(() => {
+      // The raw table as stored ([1, T+N, D] or [T+N, D]: the same values in the same order).
+      const j = model.join;
+      const raw = j.kind === 'none' ? null : j.kind === 'unshare' ? j.tables[0] : j.table;
+      const peSimilarity = raw
+        ? cosineSimilarityMatrix(dropPrefixTokens(raw.data, model.prefix + p, d, model.prefix), p, d)
+        : undefined;
       const pes = model.attentionPositionEmbeddings();
       const layers = pes.map((pe, index) => {
         const patches = dropPrefixTokens(pe.data, model.prefix + p, d, model.prefix);
@@ -50,7 +56,7 @@ export function visualizationData(model: VisionTransformer, opts: VisualizationO
           })),
         };
       });
-      return { layers, rpe };
+      return { layers, rpe, peSimilarity };
     }),
   );
   if (layers.length === 0 && rpe.length === 0) {
@@ -69,7 +75,36 @@ export function visualizationData(model: VisionTransformer, opts: VisualizationO
     grid: { h: g, w: g },
     token,
     layers,
+    peSimilarity,
     rpe: rpe.length > 0 ? rpe : undefined,
     log: opts.log,
   };
+}
+
+export interface PositionSimilarityOptions {
+  /** Patch whose maps are drawn; default the centre patch. */
+  token?: number;
+  /** Names shown in the figures and report (default 'model'). */
+  title?: string;
+  modelName?: string;
+  /** A training log.txt's entries, charted in the report. */
+  log?: LogEntry[];
+}
+
+/**
+ * The per-layer position-embedding similarity maps `lape visualize` draws: for each layer, the cosine
+ * similarity of every pair of patches in the PE that layer's attention receives (`layers[i].similarity`,
+ * P x P row-major, P = grid.h * grid.w), and each layer's relative position bias per head for 2-D RPE
+ * models. Pass the result to `writeVisualization` for PNGs, `.npy` and the HTML report.
+ */
+export function positionSimilarity(
+  model: VisionTransformer,
+  opts: PositionSimilarityOptions = {},
+): ReportData {
+  return visualizationData(model, {
+    title: opts.title ?? 'model',
+    modelName: opts.modelName ?? 'model',
+    token: opts.token,
+    log: opts.log,
+  });
 }

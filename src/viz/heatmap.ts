@@ -1,10 +1,12 @@
 /**
- * PNG heat maps: a matrix drawn with nearest-neighbour cells, a colour bar with min/mid/max tick
- * labels, a title, and optionally a marked cell; plus grids of such panels for overview figures.
+ * Heat maps: a matrix drawn with nearest-neighbour cells, a colour bar with min/mid/max tick labels,
+ * a title, optionally a marked cell and row/column axes; plus grids of such panels for overview
+ * figures.
  *
- * Pixels (cells, colour bar, marker, tick marks) are written straight into an RGB buffer, so every
- * cell has exactly its colour-map colour; only text goes through an SVG overlay that sharp
- * (librsvg) rasterises, once per figure.
+ * A figure is first a list of shapes (filled rectangles and text, `heatmapShapes`), which the vector
+ * writers (figure.ts: SVG, PDF) emit as they are. The PNG path writes the rectangles straight into an
+ * RGB buffer, so every cell has exactly its colour-map colour; only text goes through an SVG overlay
+ * that sharp (librsvg) rasterises, once per figure.
  */
 import sharp from 'sharp';
 import {
@@ -34,6 +36,30 @@ export interface HeatmapSpec {
   cellSize?: number;
   /** Approximate map size in pixels when cellSize is not given (default 384). */
   targetSize?: number;
+  /** Row and column axes: tick labels (patch indices) and the axis titles. */
+  axes?: { rows: string; cols: string };
+}
+
+/** A figure's drawing, in pixels from its top-left corner. */
+export type Shape =
+  | { kind: 'rect'; x: number; y: number; w: number; h: number; fill: RGB }
+  | {
+      kind: 'text';
+      x: number;
+      y: number;
+      size: number;
+      bold?: boolean;
+      /** Text anchor (default start). */
+      anchor?: 'start' | 'middle' | 'end';
+      /** Rotated 90 degrees counter-clockwise about (x, y) (a vertical axis title). */
+      vertical?: boolean;
+      text: string;
+    };
+
+export interface Figure {
+  width: number;
+  height: number;
+  shapes: Shape[];
 }
 
 /** Where everything of a heat-map figure lies, in pixels from the figure's top-left corner. */
@@ -54,6 +80,10 @@ export interface HeatmapLayout {
   vmin: number;
   vmax: number;
   ticks: { value: number; y: number; label: string }[];
+  /** Axis ticks (with `spec.axes`): row index at y, column index at x, and the axis-title anchors. */
+  rowTicks: { y: number; label: string }[];
+  colTicks: { x: number; label: string }[];
+  axisTitles: { rows: { x: number; y: number }; cols: { x: number; y: number } } | null;
 }
 
 export interface GridOptions {
@@ -78,6 +108,21 @@ const WHITE: RGB = [255, 255, 255];
 const BLACK: RGB = [0, 0, 0];
 const DEFAULT_TARGET = 384;
 const DEFAULT_GRID_TARGET = 192;
+const AXIS_TITLE_SIZE = 12;
+
+/** Tick positions on an axis of n cells: every cell up to 16, else a round step (2, 4, 5, 10, 20, ...). */
+export function axisTicks(n: number): number[] {
+  let step = 1;
+  if (n > 16) {
+    const raw = n / 8;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    step = [1, 2, 4, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+    step = Math.max(1, Math.round(step));
+  }
+  const out: number[] = [];
+  for (let i = 0; i < n; i += step) out.push(i);
+  return out;
+}
 
 /** A white RGB raster being drawn on. */
 interface Raster {
@@ -103,14 +148,6 @@ function fillRect(r: Raster, x: number, y: number, w: number, h: number, c: RGB)
       r.data[o + 2] = c[2];
     }
   }
-}
-
-/** A 1-px rectangle outline whose outer edge is the given box. */
-function strokeRect(r: Raster, x: number, y: number, w: number, h: number, c: RGB): void {
-  fillRect(r, x, y, w, 1, c);
-  fillRect(r, x, y + h - 1, w, 1, c);
-  fillRect(r, x, y, 1, h, c);
-  fillRect(r, x + w - 1, y, 1, h, c);
 }
 
 function validateSpec(spec: HeatmapSpec): void {
@@ -146,7 +183,12 @@ export function layoutHeatmap(spec: HeatmapSpec, defaultTarget = DEFAULT_TARGET)
   const mapWidth = spec.cols * cell;
   const mapHeight = spec.rows * cell;
   const [vmin, vmax] = resolveRange(spec.values, spec.colormap, spec.vmin, spec.vmax);
-  const mapX = PAD;
+  const rowTickIdx = spec.axes ? axisTicks(spec.rows) : [];
+  const colTickIdx = spec.axes ? axisTicks(spec.cols) : [];
+  const rowLabelW = spec.axes
+    ? Math.max(...rowTickIdx.map((i) => estimateTextWidth(String(i), TICK_SIZE)))
+    : 0;
+  const mapX = PAD + (spec.axes ? AXIS_TITLE_SIZE + 6 + rowLabelW + TICK_LEN + 3 : 0);
   const mapY = PAD + (spec.title ? TITLE_HEIGHT : 0);
   const barX = mapX + mapWidth + BAR_GAP;
   const barY = mapY;
@@ -174,7 +216,8 @@ export function layoutHeatmap(spec: HeatmapSpec, defaultTarget = DEFAULT_TARGET)
     labelX + labelWidth + PAD,
     spec.title ? 2 * PAD + estimateTextWidth(spec.title, TITLE_SIZE, true) : 0,
   );
-  const height = mapY + mapHeight + PAD;
+  const axisBottom = spec.axes ? TICK_LEN + TICK_SIZE + 6 + AXIS_TITLE_SIZE + 4 : 0;
+  const height = mapY + mapHeight + axisBottom + PAD;
   return {
     width,
     height,
@@ -192,52 +235,159 @@ export function layoutHeatmap(spec: HeatmapSpec, defaultTarget = DEFAULT_TARGET)
     vmin,
     vmax,
     ticks,
+    rowTicks: rowTickIdx.map((i) => ({ y: mapY + i * cell + cell / 2, label: String(i) })),
+    colTicks: colTickIdx.map((i) => ({ x: mapX + i * cell + cell / 2, label: String(i) })),
+    axisTitles: spec.axes
+      ? {
+          rows: { x: PAD + AXIS_TITLE_SIZE, y: mapY + mapHeight / 2 },
+          cols: { x: mapX + mapWidth / 2, y: mapY + mapHeight + axisBottom - 4 },
+        }
+      : null,
   };
 }
 
-/**
- * Draw one heat-map panel into `r` at offset (ox, oy) and return the SVG elements of its text.
- */
-function paintHeatmap(r: Raster, spec: HeatmapSpec, L: HeatmapLayout, ox: number, oy: number): string {
+/** The shapes of one heat-map panel whose layout is `L`, placed at (ox, oy). */
+export function heatmapShapes(spec: HeatmapSpec, L: HeatmapLayout, ox: number, oy: number): Shape[] {
+  const out: Shape[] = [];
+  const rect = (x: number, y: number, w: number, h: number, fill: RGB): void => {
+    out.push({ kind: 'rect', x, y, w, h, fill });
+  };
+  const stroke = (x: number, y: number, w: number, h: number, c: RGB): void => {
+    rect(x, y, w, 1, c);
+    rect(x, y + h - 1, w, 1, c);
+    rect(x, y, 1, h, c);
+    rect(x + w - 1, y, 1, h, c);
+  };
   const lut = colormapLut(spec.colormap);
   const { rows, cols, values } = spec;
   const { cell } = L;
   const mx = ox + L.mapX;
   const my = oy + L.mapY;
   for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      const k = lutIndex(values[i * cols + j], L.vmin, L.vmax);
-      const c: RGB = k < 0 ? INVALID_RGB : [lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]];
-      fillRect(r, mx + j * cell, my + i * cell, cell, cell, c);
+    // Runs of equal colour as one rectangle (the same pixels, fewer vector elements).
+    let start = 0;
+    let run: RGB | null = null;
+    for (let j = 0; j <= cols; j++) {
+      let c: RGB | null = null;
+      if (j < cols) {
+        const k = lutIndex(values[i * cols + j], L.vmin, L.vmax);
+        c = k < 0 ? INVALID_RGB : [lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]];
+      }
+      if (run && (!c || c[0] !== run[0] || c[1] !== run[1] || c[2] !== run[2])) {
+        rect(mx + start * cell, my + i * cell, (j - start) * cell, cell, run);
+        run = null;
+      }
+      if (c && !run) {
+        run = c;
+        start = j;
+      }
     }
   }
   if (spec.marker) {
     // Black outer + white inner ring just outside the cell: visible on any colour of either map.
     const x = mx + spec.marker.col * cell;
     const y = my + spec.marker.row * cell;
-    strokeRect(r, x - 2, y - 2, cell + 4, cell + 4, BLACK);
-    strokeRect(r, x - 1, y - 1, cell + 2, cell + 2, WHITE);
+    stroke(x - 2, y - 2, cell + 4, cell + 4, BLACK);
+    stroke(x - 1, y - 1, cell + 2, cell + 2, WHITE);
   }
   // Colour bar: one LUT entry per row band, vmax at the top.
   const bx = ox + L.barX;
   const by = oy + L.barY;
-  for (let y = 0; y < L.barHeight; y++) {
-    const t = L.barHeight > 1 ? 1 - y / (L.barHeight - 1) : 0.5;
-    const k = Math.round(t * (LUT_SIZE - 1));
-    fillRect(r, bx, by + y, L.barWidth, 1, [lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]]);
+  let bandStart = 0;
+  let bandK = -1;
+  for (let y = 0; y <= L.barHeight; y++) {
+    const k =
+      y < L.barHeight ? Math.round((L.barHeight > 1 ? 1 - y / (L.barHeight - 1) : 0.5) * (LUT_SIZE - 1)) : -2;
+    if (k !== bandK) {
+      if (bandK >= 0)
+        rect(bx, by + bandStart, L.barWidth, y - bandStart, [
+          lut[3 * bandK],
+          lut[3 * bandK + 1],
+          lut[3 * bandK + 2],
+        ]);
+      bandK = k;
+      bandStart = y;
+    }
   }
-  strokeRect(r, bx - 1, by - 1, L.barWidth + 2, L.barHeight + 2, FRAME_RGB);
-  const parts: string[] = [];
+  stroke(bx - 1, by - 1, L.barWidth + 2, L.barHeight + 2, FRAME_RGB);
   for (const t of L.ticks) {
-    fillRect(r, bx + L.barWidth + 1, oy + t.y, TICK_LEN, 1, FRAME_RGB);
+    rect(bx + L.barWidth + 1, oy + t.y, TICK_LEN, 1, FRAME_RGB);
     // Baseline offset ~0.35em centres the digits on the tick without relying on dominant-baseline.
     const ty = Math.min(oy + L.height - 2, Math.max(oy + TICK_SIZE, oy + t.y + Math.round(TICK_SIZE * 0.36)));
-    parts.push(`<text x="${ox + L.labelX}" y="${ty}" font-size="${TICK_SIZE}">${escapeXml(t.label)}</text>`);
+    out.push({ kind: 'text', x: ox + L.labelX, y: ty, size: TICK_SIZE, text: t.label });
+  }
+  if (L.axisTitles && spec.axes) {
+    for (const t of L.rowTicks) {
+      const y = oy + Math.round(t.y);
+      rect(mx - TICK_LEN - 1, y, TICK_LEN, 1, FRAME_RGB);
+      out.push({
+        kind: 'text',
+        x: mx - TICK_LEN - 3,
+        y: y + Math.round(TICK_SIZE * 0.36),
+        size: TICK_SIZE,
+        anchor: 'end',
+        text: t.label,
+      });
+    }
+    const below = my + L.mapHeight;
+    for (const t of L.colTicks) {
+      const x = ox + Math.round(t.x);
+      rect(x, below + 1, 1, TICK_LEN, FRAME_RGB);
+      out.push({
+        kind: 'text',
+        x,
+        y: below + TICK_LEN + TICK_SIZE + 2,
+        size: TICK_SIZE,
+        anchor: 'middle',
+        text: t.label,
+      });
+    }
+    const at = L.axisTitles;
+    out.push({
+      kind: 'text',
+      x: ox + at.rows.x,
+      y: oy + at.rows.y,
+      size: AXIS_TITLE_SIZE,
+      anchor: 'middle',
+      vertical: true,
+      text: spec.axes.rows,
+    });
+    out.push({
+      kind: 'text',
+      x: ox + at.cols.x,
+      y: oy + at.cols.y,
+      size: AXIS_TITLE_SIZE,
+      anchor: 'middle',
+      text: spec.axes.cols,
+    });
   }
   if (spec.title) {
-    parts.push(
-      `<text x="${ox + PAD}" y="${oy + L.titleBaseline}" font-size="${TITLE_SIZE}" font-weight="bold">${escapeXml(spec.title)}</text>`,
-    );
+    out.push({
+      kind: 'text',
+      x: ox + PAD,
+      y: oy + L.titleBaseline,
+      size: TITLE_SIZE,
+      bold: true,
+      text: spec.title,
+    });
+  }
+  return out;
+}
+
+/** The SVG element of a text shape (shared by the raster overlay and the SVG writer). */
+export function svgText(t: Extract<Shape, { kind: 'text' }>): string {
+  const anchor = t.anchor && t.anchor !== 'start' ? ` text-anchor="${t.anchor}"` : '';
+  const weight = t.bold ? ' font-weight="bold"' : '';
+  const rotate = t.vertical ? ` transform="rotate(-90 ${t.x} ${t.y})"` : '';
+  return `<text x="${t.x}" y="${t.y}" font-size="${t.size}"${weight}${anchor}${rotate}>${escapeXml(t.text)}</text>`;
+}
+
+/** Draws the rectangles into `r`; returns the SVG elements of the text. */
+function drawShapes(r: Raster, shapes: readonly Shape[]): string {
+  const parts: string[] = [];
+  for (const s of shapes) {
+    if (s.kind === 'rect') fillRect(r, s.x, s.y, s.w, s.h, s.fill);
+    else parts.push(svgText(s));
   }
   return parts.join('');
 }
@@ -273,6 +423,14 @@ async function drawSvgText(r: Raster, svgBody: string): Promise<void> {
   }
 }
 
+/** The figure's pixels, RGB (text rasterised by librsvg and blended in). */
+export async function encodeFigureRaster(fig: Figure): Promise<Buffer> {
+  const r = newRaster(fig.width, fig.height);
+  const svg = drawShapes(r, fig.shapes);
+  if (svg) await drawSvgText(r, svg);
+  return r.data;
+}
+
 async function encodePng(r: Raster, svgBody: string): Promise<Buffer> {
   if (svgBody) await drawSvgText(r, svgBody);
   // Compression level 6 keeps encoding fast; these mostly flat images compress well anyway.
@@ -283,10 +441,15 @@ async function encodePng(r: Raster, svgBody: string): Promise<Buffer> {
 
 /** Render one heat map (map, colour bar with min/mid/max ticks, title, marker) as a PNG. */
 export async function renderHeatmap(spec: HeatmapSpec): Promise<Buffer> {
+  const fig = heatmapFigure(spec);
+  const r = newRaster(fig.width, fig.height);
+  return encodePng(r, drawShapes(r, fig.shapes));
+}
+
+/** The shapes of one heat-map figure. */
+export function heatmapFigure(spec: HeatmapSpec): Figure {
   const L = layoutHeatmap(spec);
-  const r = newRaster(L.width, L.height);
-  const svg = paintHeatmap(r, spec, L, 0, 0);
-  return encodePng(r, svg);
+  return { width: L.width, height: L.height, shapes: heatmapShapes(spec, L, 0, 0) };
 }
 
 /** Where each panel of a grid figure lies; null entries are empty slots. */
@@ -345,17 +508,32 @@ export async function renderGrid(
   title: string,
   opts: GridOptions = {},
 ): Promise<Buffer> {
+  const fig = gridFigure(panels, columns, title, opts);
+  const r = newRaster(fig.width, fig.height);
+  return encodePng(r, drawShapes(r, fig.shapes));
+}
+
+/** The shapes of a grid figure (see renderGrid). */
+export function gridFigure(
+  panels: readonly (HeatmapSpec | null)[],
+  columns: number,
+  title: string,
+  opts: GridOptions = {},
+): Figure {
   const G = layoutGrid(panels, columns, title, opts);
-  const r = newRaster(G.width, G.height);
-  const svg: string[] = [];
-  if (title) {
-    svg.push(
-      `<text x="${PAD}" y="${PAD + GRID_TITLE_SIZE}" font-size="${GRID_TITLE_SIZE}" font-weight="bold">${escapeXml(title)}</text>`,
-    );
-  }
+  const shapes: Shape[] = [];
+  if (title)
+    shapes.push({
+      kind: 'text',
+      x: PAD,
+      y: PAD + GRID_TITLE_SIZE,
+      size: GRID_TITLE_SIZE,
+      bold: true,
+      text: title,
+    });
   G.panels.forEach((slot, i) => {
     const spec = panels[i];
-    if (slot && spec) svg.push(paintHeatmap(r, spec, slot.layout, slot.x, slot.y));
+    if (slot && spec) shapes.push(...heatmapShapes(spec, slot.layout, slot.x, slot.y));
   });
-  return encodePng(r, svg.join(''));
+  return { width: G.width, height: G.height, shapes };
 }

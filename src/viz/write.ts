@@ -1,12 +1,13 @@
 /**
- * Write a run's whole visualisation to a directory under predictable names:
+ * Write a run's whole visualisation to a directory under predictable names (EXT: png by default, or
+ * jpg, svg, pdf):
  *
- *   layerLL_overall.png           P x P similarity of layer LL (LL = layer index, 0-based, 2+ digits)
- *   layerLL_token.png             the selected token's similarity map (h x w), token outlined
- *   layerLL_headH_rpe.png         RPE bias table of head H (0-based), (2h-1) x (2w-1)
- *   layerLL_headH_rpe_token.png   the selected token's RPE bias map (h x w)
- *   overview.png                  all layers' overall maps, then a row of their token maps
- *   rpe_overview.png              RPE token bias maps, one row per layer, one column per head
+ *   layerLL_overall.EXT           P x P similarity of layer LL (LL = layer index, 0-based, 2+ digits)
+ *   layerLL_token.EXT             the selected token's similarity map (h x w), token outlined
+ *   layerLL_headH_rpe.EXT         RPE bias table of head H (0-based), (2h-1) x (2w-1)
+ *   layerLL_headH_rpe_token.EXT   the selected token's RPE bias map (h x w)
+ *   overview.EXT                  all layers' overall maps, then a row of their token maps
+ *   rpe_overview.EXT              RPE token bias maps, one row per layer, one column per head
  *   similarity.npy                float32 [layers, P, P], layers in `data.layers` order
  *   report.html                   the interactive report (report.ts)
  */
@@ -15,7 +16,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { resolveRpeBias, validateReportData, type ReportData } from './data.js';
 import { pad2 } from './format.js';
-import { renderGrid, renderHeatmap, type HeatmapSpec } from './heatmap.js';
+import { encodeFigure, type FigureFormat } from './figure.js';
+import { gridFigure, heatmapFigure, type HeatmapSpec } from './heatmap.js';
 import { buildReport } from './report.js';
 import { patchCell, tokenMap } from './similarity.js';
 
@@ -24,6 +26,12 @@ export interface WriteOptions {
   token?: number;
   /** Fixed colour range of the similarity maps (e.g. [-1, 1]); default: each map's min..max. */
   similarityRange?: [number, number];
+  /** Image format of the figures (default png). */
+  format?: FigureFormat;
+  /** Raster resolution of png/jpg figures (default 96: one figure pixel per image pixel). */
+  dpi?: number;
+  /** Row/column axes with patch indices on every map. */
+  axes?: boolean;
   /** Columns of overview.png; default min(layers, 6). */
   overviewColumns?: number;
   /** Which outputs to write (all by default). */
@@ -88,8 +96,11 @@ export function defaultConcurrency(): number {
 /** The heat maps of one run, keyed by file name (without directory). */
 export function visualizationPanels(
   data: ReportData,
-  opts: Pick<WriteOptions, 'token' | 'similarityRange'> = {},
+  opts: Pick<WriteOptions, 'token' | 'similarityRange' | 'axes' | 'format'> = {},
 ): { file: string; spec: HeatmapSpec }[] {
+  const ext = opts.format ?? 'png';
+  const axes = opts.axes ? { rows: 'patch (query)', cols: 'patch (key)' } : undefined;
+  const gridAxes = opts.axes ? { rows: 'row', cols: 'column' } : undefined;
   const { h, w } = data.grid;
   const p = h * w;
   const token = opts.token ?? data.token;
@@ -99,7 +110,7 @@ export function visualizationPanels(
   for (const l of data.layers) {
     const name = layerName(l.index);
     out.push({
-      file: `${name}_overall.png`,
+      file: `${name}_overall.${ext}`,
       spec: {
         values: l.similarity,
         rows: p,
@@ -108,10 +119,11 @@ export function visualizationPanels(
         vmin,
         vmax,
         colormap: { kind: 'viridis' },
+        axes,
       },
     });
     out.push({
-      file: `${name}_token.png`,
+      file: `${name}_token.${ext}`,
       spec: {
         values: tokenMap(l.similarity, p, token),
         rows: h,
@@ -121,6 +133,7 @@ export function visualizationPanels(
         vmax,
         colormap: { kind: 'viridis' },
         marker,
+        axes: gridAxes,
       },
     });
   }
@@ -128,7 +141,7 @@ export function visualizationPanels(
     const name = layerName(l.layer);
     l.heads.forEach((head, hd) => {
       out.push({
-        file: `${name}_head${hd}_rpe.png`,
+        file: `${name}_head${hd}_rpe.${ext}`,
         spec: {
           values: head.table,
           rows: 2 * h - 1,
@@ -137,10 +150,11 @@ export function visualizationPanels(
           colormap: { kind: 'diverging' },
           // The centre cell is zero offset (a patch attending to itself); mark it as the origin.
           marker: { row: h - 1, col: w - 1 },
+          axes: opts.axes ? { rows: 'row offset + h - 1', cols: 'column offset + w - 1' } : undefined,
         },
       });
       out.push({
-        file: `${name}_head${hd}_rpe_token.png`,
+        file: `${name}_head${hd}_rpe_token.${ext}`,
         spec: {
           values: tokenMap(resolveRpeBias(head, data.grid), p, token),
           rows: h,
@@ -148,6 +162,7 @@ export function visualizationPanels(
           title: `layer ${l.layer} · head ${hd} · RPE bias, ${tokenLabel(token, w)}`,
           colormap: { kind: 'diverging' },
           marker,
+          axes: gridAxes,
         },
       });
     });
@@ -180,18 +195,25 @@ export async function writeVisualization(
   };
 
   if (opts.png ?? true) {
-    const panels = visualizationPanels(data, { token, similarityRange: opts.similarityRange });
-    for (const { file, spec } of panels) emit(file, () => renderHeatmap(spec));
+    const ext = opts.format ?? 'png';
+    const figure = { format: ext, dpi: opts.dpi } as const;
+    const panels = visualizationPanels(data, {
+      token,
+      similarityRange: opts.similarityRange,
+      axes: opts.axes,
+      format: ext,
+    });
+    for (const { file, spec } of panels) emit(file, () => encodeFigure(heatmapFigure(spec), figure));
     if (data.layers.length) {
       const cols = opts.overviewColumns ?? Math.min(data.layers.length, 6);
-      const overall = panels.filter((x) => x.file.endsWith('_overall.png')).map((x) => x.spec);
-      const tokens = panels.filter((x) => /^layer\d+_token\.png$/.test(x.file)).map((x) => x.spec);
+      const overall = panels.filter((x) => x.file.endsWith(`_overall.${ext}`)).map((x) => x.spec);
+      const tokens = panels.filter((x) => /^layer\d+_token\./.test(x.file)).map((x) => x.spec);
       // Blank slots so the token maps start on a fresh row under the overall maps.
       const fill = (n: number): null[] => Array.from({ length: (cols - (n % cols)) % cols }, () => null);
       const grid = [...overall, ...fill(overall.length), ...tokens];
       // The file name alone ("checkpoint.pth") does not say which model is drawn.
       const title = `${data.title} (${data.model}, pe ${data.pe}, join ${data.join}) · PE similarity per layer (top: all patches; bottom: ${tokenLabel(token, w)})`;
-      emit('overview.png', () => renderGrid(grid, cols, title));
+      emit(`overview.${ext}`, () => encodeFigure(gridFigure(grid, cols, title), figure));
     }
     const rpe = data.rpe ?? [];
     if (rpe.length) {
@@ -199,12 +221,16 @@ export async function writeVisualization(
       const grid: (HeatmapSpec | null)[] = [];
       for (const l of rpe) {
         for (let hd = 0; hd < heads; hd++) {
-          const spec = panels.find((x) => x.file === `${layerName(l.layer)}_head${hd}_rpe_token.png`)?.spec;
+          const spec = panels.find(
+            (x) => x.file === `${layerName(l.layer)}_head${hd}_rpe_token.${ext}`,
+          )?.spec;
           grid.push(spec ? { ...spec, title: `layer ${l.layer} · head ${hd}` } : null);
         }
       }
       const title = `${data.title} · RPE bias of ${tokenLabel(token, w)} (rows: layers, columns: heads)`;
-      emit('rpe_overview.png', () => renderGrid(grid, heads, title, { targetSize: 112 }));
+      emit(`rpe_overview.${ext}`, () =>
+        encodeFigure(gridFigure(grid, heads, title, { targetSize: 112 }), figure),
+      );
     }
   }
   if ((opts.npy ?? true) && data.layers.length) {

@@ -1,7 +1,9 @@
 /**
  * Data-parallel training end to end on Open MPI (2 ranks on this machine): 2 ranks x batch B reach the
  * weights of 1 process x batch 2B after 6 steps, for the basic and LaPE joins, with and without drop
- * path / dropout, augmentation and mixup (the single process mixing in 2 groups as the 2 ranks do).
+ * path / dropout, augmentation and mixup (the single process mixing in 2 groups as the 2 ranks do),
+ * and with gradient accumulation on both sides (2 ranks x 2 micro-batches of 2 against 1 process x 2
+ * micro-batches of 4).
  *
  * Tolerance: the runs differ only in the order float32 sums are taken (one process sums 8 samples'
  * gradient terms inside each GEMM, two ranks sum 4 each and MPI adds the two partial sums), a few
@@ -34,12 +36,25 @@ const TOLERANCE = 1e-6;
 const STEPS = 6; // 24 images, global batch 8, 2 epochs
 const ADAMW_LR = (0.5 * 8) / 512; // --lr 0.5 scaled by the global batch
 
-const CASES = ['basic-plain', 'basic-regularized', 'lape-plain', 'lape-regularized', 'lape-adamw'] as const;
+const CASES = [
+  'basic-plain',
+  'basic-regularized',
+  'lape-plain',
+  'lape-regularized',
+  'lape-adamw',
+  'lape-regularized-accum',
+] as const;
 type Case = (typeof CASES)[number];
 
-function config(data: string, name: Case, batchSize: number): TrainConfig {
+/**
+ * `samples`: samples per optimizer step of one process. The accumulation case takes them as 2
+ * micro-batches (--accum-iter 2), so its ranks hold micro-batches of 2 and the single process 4.
+ */
+function config(data: string, name: Case, samples: number): TrainConfig {
   const d = defaultTrainConfig();
-  const regularized = name.endsWith('regularized');
+  const regularized = name.includes('regularized');
+  const accumIter = name.endsWith('accum') ? 2 : 1;
+  const batchSize = samples / accumIter;
   const join = name.startsWith('lape') ? 'LaPE' : 'basic';
   return {
     ...d,
@@ -50,6 +65,7 @@ function config(data: string, name: Case, batchSize: number): TrainConfig {
     seed: 3,
     data: { kind: 'image-folder', path: data, skipBadImages: false, workers: 0 },
     batchSize,
+    accumIter,
     epochs: 2,
     // --lr is scaled by the global batch (DeiT): both sides must land on the same lr.
     optimizer:
@@ -107,7 +123,7 @@ describe('data-parallel training on MPI', { skip: hasOpenMpi ? false : 'Open MPI
     assert.equal(loadMpi().reason, undefined);
   });
 
-  it('2 ranks x batch 4 reach the weights of 1 process x batch 8 (basic/LaPE, plain/regularized, SGD/AdamW)', async () => {
+  it('2 ranks x batch 4 reach the weights of 1 process x batch 8 (basic/LaPE, plain/regularized, SGD/AdamW, accumulation)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lape-dp-'));
     const spec = join(out, 'spec.json');
     const cases = CASES.map((name) => ({ name, config: config(data, name, 4) }));

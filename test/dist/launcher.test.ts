@@ -205,7 +205,11 @@ describe('lape train --nproc-per-node', { skip: hasOpenMpi ? false : 'Open MPI i
     // ... one of another global batch may not.
     const badOut = join(tmpdir(), `lape-dp-bad-${process.pid}`);
     const bad = lape(trainArgs(data, badOut, '--resume', ckpt));
-    assertOneLineError(bad, /saved 1 steps into epoch 1 with 8 samples per step; this run takes 4/, badOut);
+    assertOneLineError(
+      bad,
+      /saved 1 batches into epoch 1 with 8 samples per batch over all ranks; this run takes 4/,
+      badOut,
+    );
 
     // On 2 ranks it resumes to exactly the uninterrupted run's weights; evaluated with --dist-eval,
     // whose shards (12 + 11 images) give the metrics of the whole split.

@@ -131,7 +131,7 @@ describe('train', () => {
     const cfg = tinyConfig(data, out, {
       epochs: 3,
       resume: join(out, 'checkpoint.pth'),
-      optimizer: { kind: 'adamw', lr: Infinity, weightDecay: 0, eps: 1e-8, betas: [0.9, 0.999] },
+      optimizer: { kind: 'adamw', lr: Infinity, weightDecay: 0.05, eps: 1e-8, betas: [0.9, 0.999] },
     });
     await assert.rejects(
       train(cfg, quiet),

@@ -852,12 +852,13 @@ function dropoutMaskCases(): KernelCase<'dropoutMask'>[] {
   for (const seed of [0, 1, 12345, 0x7fffffff, 0xffffffff])
     for (const p of [0, 0.1, 0.5, 1 / 3, 0.999, 1, 1e-9])
       for (const n of [1, 17, 100003])
-        out.push({
-          what: `dropoutMask seed=${seed} p=${p} n=${n}`,
-          args: () => ({ seed, p, mask: new Float32Array(n).fill(3) }),
-          outputs: ['mask'],
-          tol: 'exact',
-        });
+        for (const offset of [0, 5, 2 ** 32 - 100003])
+          out.push({
+            what: `dropoutMask seed=${seed} p=${p} n=${n} offset=${offset}`,
+            args: () => ({ seed, p, mask: new Float32Array(n).fill(3), offset }),
+            outputs: ['mask'],
+            tol: 'exact',
+          });
   return out;
 }
 

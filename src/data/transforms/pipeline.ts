@@ -17,6 +17,7 @@ import { type Normalization, normalizationTables, toTensorInto } from './normali
 import { type RandAugmentContext, parseRandAugment, randAugment } from './rand_augment.js';
 import { type RandomErasingConfig, TIMM_RANDOM_ERASING, randomErase } from './random_erasing.js';
 import { type Interpolation, resize } from './resize.js';
+import { simpleRandomCrop, threeAugment } from './three_augment.js';
 
 export type TrainCrop =
   /** torchvision RandomResizedCrop(size, scale, ratio). */
@@ -29,12 +30,16 @@ export type TrainCrop =
    * torchvision RandomCrop(size, padding, fill), DeiT's choice for images of 32 pixels or less. An image
    * whose size is not size x size is first resized to it.
    */
-  | { readonly kind: 'random-crop'; readonly padding: number; readonly fill: number };
+  | { readonly kind: 'random-crop'; readonly padding: number; readonly fill: number }
+  /** DeiT III's --src: resize the shorter side to size, then a reflect-padded random crop. */
+  | { readonly kind: 'simple-random-crop'; readonly padding: number };
 
 /** The colour/appearance stage; timm applies colour jitter only when there is no auto-augment. */
 export type Augment =
   | { readonly kind: 'rand-augment'; readonly config: string }
   | { readonly kind: 'color-jitter'; readonly strength: number }
+  /** DeiT III's 3-Augment: grey / solarize / blur, then colour jitter (0 disables the jitter). */
+  | { readonly kind: 'three-augment'; readonly colorJitter: number }
   | { readonly kind: 'none' };
 
 export type EvalResize =
@@ -176,6 +181,11 @@ function compileCrop(config: TrainTransformConfig): Step {
         return randomCropWithPadding(sized, size, padding, fill, rng);
       };
     }
+    case 'simple-random-crop': {
+      const { padding } = crop;
+      check(Number.isInteger(padding) && padding >= 0, 'crop.padding', 'a non-negative integer', padding);
+      return (x, rng) => simpleRandomCrop(x, size, padding, interpolation, rng);
+    }
   }
 }
 
@@ -195,6 +205,11 @@ function compileAugment(config: TrainTransformConfig): Step {
       check(s >= 0, 'augment.strength', 'a non-negative number', s);
       const strength = { brightness: s, contrast: s, saturation: s };
       return (x, rng) => colorJitter(x, strength, rng);
+    }
+    case 'three-augment': {
+      const s = augment.colorJitter;
+      check(s >= 0, 'augment.colorJitter', 'a non-negative number', s);
+      return (x, rng) => threeAugment(x, s, rng);
     }
     case 'none':
       return (x) => x;
