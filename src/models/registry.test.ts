@@ -47,3 +47,29 @@ it('rejects invalid combinations with the valid ones listed', () => {
     /imgSize 18 must be a multiple of patchSize 4/,
   );
 });
+
+it("splits weight decay as the reference's timm add_weight_decay with no_weight_decay = {pos_embed, cls_token}", () => {
+  const exempt = (overrides: Parameters<typeof createModel>[1]): Set<string> => {
+    const model = createModel('lape_tiny', overrides);
+    const { decay, noDecay } = model.weightDecayGroups();
+    assert.equal(decay.length + noDecay.length, model.namedParameters().length);
+    const names = new Set(noDecay.map(([n]) => n));
+    model.dispose();
+    return names;
+  };
+  const lape = exempt({ join: 'LaPE' });
+  for (const n of [
+    'pos_embed',
+    'cls_token',
+    'blocks.0.pe_norm.weight',
+    'blocks.0.attn.qkv.bias',
+    'norm.weight',
+  ])
+    assert.ok(lape.has(n), `${n} is exempt`);
+  for (const n of ['patch_embed.proj.weight', 'blocks.0.attn.qkv.weight', 'head.weight'])
+    assert.ok(!lape.has(n), `${n} decays`);
+  // Decayed in the reference, though lape exempted them before: dist_token, pos_embed<i>, RPE tables.
+  assert.ok(!exempt({ join: 'LaPE', distilled: true }).has('dist_token'));
+  assert.ok(!exempt({ join: 'unshare' }).has('pos_embed0'));
+  assert.ok(!exempt({ join: 'LaPE', rpe: 'basic' }).has('blocks.0.attn.relative_position_bias_table'));
+});

@@ -223,19 +223,18 @@ export class VisionTransformer extends Module {
     return { tokens, output };
   }
 
-  /** Parameters split for AdamW: no decay on position embeddings, prefix tokens, RPE tables, biases, norms. */
+  /**
+   * Parameters split for weight decay exactly as the reference splits them (timm's add_weight_decay
+   * with the model's no_weight_decay() = {pos_embed, cls_token}): no decay on 1-D parameters, biases,
+   * `pos_embed` and `cls_token`; decay on everything else, `dist_token`, the per-layer `pos_embed<i>` of
+   * 'unshare' and the RPE tables included. The same groups in the same order keep optimizer states
+   * interchangeable with the reference's checkpoints.
+   */
   weightDecayGroups(): { decay: [string, Tensor][]; noDecay: [string, Tensor][] } {
     const decay: [string, Tensor][] = [];
     const noDecay: [string, Tensor][] = [];
     for (const [name, p] of this.namedParameters()) {
-      const leaf = name.split('.').pop() as string;
-      const exempt =
-        p.rank <= 1 ||
-        name.endsWith('.bias') ||
-        /^pos_embed\d*$/.test(name) ||
-        name === 'cls_token' ||
-        name === 'dist_token' ||
-        leaf === 'relative_position_bias_table';
+      const exempt = p.rank <= 1 || name.endsWith('.bias') || name === 'pos_embed' || name === 'cls_token';
       (exempt ? noDecay : decay).push([name, p]);
     }
     return { decay, noDecay };
