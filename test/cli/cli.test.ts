@@ -15,56 +15,12 @@ import { readNpy } from '../../src/io/npy.js';
 import { readStateDict } from '../../src/io/pth.js';
 import { assertClose } from '../util.js';
 import { makeImageFolder } from '../train/helpers.js';
+import { assertCleanError, lape, lapeWithEnv, tinyTrainArgs } from './run_lape.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixture = (f: string): string => join(root, 'test/fixtures/models', f);
 const python = '/usr/bin/python3';
 const hasTorch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-
-/** `lape train` of lape_tiny on an image folder, batch 4, in-process loading, into `out`. */
-function tinyTrainArgs(data: string, out: string, epochs: number, ...extra: string[]): string[] {
-  return [
-    'train',
-    '--model',
-    'lape_tiny',
-    '--data-set',
-    'image-folder',
-    '--data-path',
-    data,
-    '--epochs',
-    String(epochs),
-    '--batch-size',
-    '4',
-    '--no-repeated-aug',
-    '--num-workers',
-    '0',
-    '--output-dir',
-    out,
-    '--no-progress',
-    ...extra,
-  ];
-}
-
-function lapeWithEnv(
-  env: NodeJS.ProcessEnv,
-  ...args: string[]
-): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/lape-dev.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-  });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-const lape = (...args: string[]): { status: number; stdout: string; stderr: string } =>
-  lapeWithEnv({}, ...args);
-
-function assertCleanError(r: { status: number; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.status, 0, 'expected a failure');
-  assert.match(r.stderr, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at .*\(.*:\d+:\d+\)/, `a stack trace was printed:\n${r.stderr}`);
-}
 
 describe('lape CLI', () => {
   it('models lists every variant with parameters and GFLOPs', () => {

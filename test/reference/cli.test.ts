@@ -19,43 +19,9 @@ import { readPth, readStateDict } from '../../src/io/pth.js';
 import { PyObject } from '../../src/io/pickle.js';
 import { assertClose } from '../util.js';
 import { makeImageFolder } from '../train/helpers.js';
+import { assertCleanError, lape, tinyTrainArgs } from '../cli/run_lape.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-
-function lape(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/lape-dev.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function clean(r: { status: number; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.status, 0, 'expected a failure');
-  assert.match(r.stderr, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at .*\(.*:\d+:\d+\)/, `a stack trace was printed:\n${r.stderr}`);
-}
-
-const tiny = (data: string, out: string, ...extra: string[]): string[] => [
-  'train',
-  '--model',
-  'lape_tiny',
-  '--data-set',
-  'image-folder',
-  '--data-path',
-  data,
-  '--epochs',
-  '1',
-  '--batch-size',
-  '4',
-  '--no-repeated-aug',
-  '--num-workers',
-  '0',
-  '--output-dir',
-  out,
-  '--no-progress',
-  ...extra,
-];
 
 /** `classes` folders of `perClass` grey 16x16 PNGs (one channel in the file). */
 async function greyFolder(classes = 2, perClass = 6): Promise<string> {
@@ -145,12 +111,12 @@ describe('every main.py flag, both spellings', () => {
     assert.equal(args.attrs.opt, 'momentum');
     assert.equal(args.attrs.ThreeAugment, true);
     assert.equal(args.attrs.mixup_mode, 'pair');
-    clean(
-      lape(...tiny(data, out, '--sched', 'cyclic')),
+    assertCleanError(
+      lape(...tinyTrainArgs(data, out, 1, '--sched', 'cyclic')),
       /--sched: unknown scheduler 'cyclic'; valid: cosine, tanh, step, multistep, plateau, poly/,
     );
-    clean(
-      lape(...tiny(data, out, '--opt', 'adafactor')),
+    assertCleanError(
+      lape(...tinyTrainArgs(data, out, 1, '--opt', 'adafactor')),
       /--opt: unknown optimizer 'adafactor'; valid: adamw, adam, sgd, nesterov, momentum, lamb/,
     );
   });
@@ -160,18 +126,24 @@ describe('issue 14 §8', () => {
   it('repeated augmentation on a small dataset names the rule and --no-repeated-aug', async () => {
     const data = await makeImageFolder(2, 3);
     const out = mkdtempSync(join(tmpdir(), 'lape-ra-'));
-    const args = tiny(data, out).filter((a) => a !== '--no-repeated-aug');
-    clean(lape(...args), /floor\(6 \/ 256\) \* 256 = 0 of the 6 images per epoch.*--no-repeated-aug/);
+    const args = tinyTrainArgs(data, out, 1).filter((a) => a !== '--no-repeated-aug');
+    assertCleanError(
+      lape(...args),
+      /floor\(6 \/ 256\) \* 256 = 0 of the 6 images per epoch.*--no-repeated-aug/,
+    );
   });
 
   it('train honours --nb-classes, and predict prints class names', async () => {
     const data = await makeImageFolder(3, 4);
     const out = mkdtempSync(join(tmpdir(), 'lape-nb-'));
-    const t = lape(...tiny(data, out, '--nb-classes', '5'));
+    const t = lape(...tinyTrainArgs(data, out, 1, '--nb-classes', '5'));
     assert.equal(t.status, 0, t.stderr);
     assert.deepEqual(readStateDict(join(out, 'checkpoint.pth')).stateDict.get('head.weight')?.shape, [5, 32]);
-    clean(lape(...tiny(data, out, '--nb-classes', '2')), /--nb-classes 2 is fewer than the 3 classes/);
-    const t3 = lape(...tiny(data, out));
+    assertCleanError(
+      lape(...tinyTrainArgs(data, out, 1, '--nb-classes', '2')),
+      /--nb-classes 2 is fewer than the 3 classes/,
+    );
+    const t3 = lape(...tinyTrainArgs(data, out, 1));
     assert.equal(t3.status, 0, t3.stderr);
     const p = lape(
       'predict',
@@ -192,7 +164,7 @@ describe('grey image folders (issue 16)', () => {
     const data = await greyFolder();
     for (const chans of ['1', '3']) {
       const out = mkdtempSync(join(tmpdir(), `lape-grey${chans}-`));
-      const t = lape(...tiny(data, out, '--in-chans', chans));
+      const t = lape(...tinyTrainArgs(data, out, 1, '--in-chans', chans));
       assert.equal(t.status, 0, t.stderr);
       const args = (readPth(join(out, 'checkpoint.pth')) as Map<string, unknown>).get('args') as PyObject;
       if (chans === '1') {
@@ -217,7 +189,7 @@ describe('grey image folders (issue 16)', () => {
   it("predict on grey images feeds the model the way it was trained: its logits are the evaluation batch's", async () => {
     const data = await greyFolder();
     const out = mkdtempSync(join(tmpdir(), 'lape-greyp-'));
-    const t = lape(...tiny(data, out, '--in-chans', '1', '--mean', '0.3', '--std', '0.2'));
+    const t = lape(...tinyTrainArgs(data, out, 1, '--in-chans', '1', '--mean', '0.3', '--std', '0.2'));
     assert.equal(t.status, 0, t.stderr);
     const files = readdirSync(join(data, 'val/cls1'))
       .sort()
@@ -277,8 +249,8 @@ describe('grey image folders (issue 16)', () => {
   it('statistics that do not fit the channel count are a clear error naming both numbers and the flags', async () => {
     const data = await greyFolder(2, 2);
     const out = mkdtempSync(join(tmpdir(), 'lape-greym-'));
-    clean(
-      lape(...tiny(data, out, '--in-chans', '1', '--mean', '0.1', '0.2', '0.3')),
+    assertCleanError(
+      lape(...tinyTrainArgs(data, out, 1, '--in-chans', '1', '--mean', '0.1', '0.2', '0.3')),
       /--mean has 3 values but the model takes 1 input channel \(--in-chans 1\)/,
     );
   });

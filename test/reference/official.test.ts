@@ -16,19 +16,12 @@ import { toFloat32 } from '../../src/io/host_tensor.js';
 import { readNpy } from '../../src/io/npy.js';
 import { assertClose } from '../util.js';
 import { makeImageFolder } from '../train/helpers.js';
+import { lape, tinyTrainArgs } from '../cli/run_lape.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const python = '/usr/bin/python3';
 const hasTorch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 const CASES = ['deit_tiny_LaPE', 'deit_tiny_basic_5x5', 'deit_tiny_2D_sin_share'];
-
-export function lape(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/lape-dev.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 const npy = (p: string): Float32Array => toFloat32(readNpy(p));
 
@@ -172,25 +165,7 @@ describe(
     it("has one scheduler base value per optimizer parameter group, and timm's scheduler fields", async () => {
       const data = await makeImageFolder(3, 4);
       const out = mkdtempSync(join(tmpdir(), 'lape-own-'));
-      const t = lape(
-        'train',
-        '--model',
-        'lape_tiny',
-        '--data-set',
-        'image-folder',
-        '--data-path',
-        data,
-        '--epochs',
-        '1',
-        '--batch-size',
-        '4',
-        '--no-repeated-aug',
-        '--num-workers',
-        '0',
-        '--output-dir',
-        out,
-        '--no-progress',
-      );
+      const t = lape(...tinyTrainArgs(data, out, 1));
       assert.equal(t.status, 0, t.stderr);
       const script = `
 import sys, torch
