@@ -4,6 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { datasetKindOf } from '../checkpoint/input.js';
+import type { DatasetKind } from '../data/datasets.js';
 import type { ModelOverrides } from '../models/registry.js';
 import { sanitizeMessage } from '../io/sanitize.js';
 import { ampAvailable } from '../ops/autocast.js';
@@ -165,23 +167,10 @@ export const DATA_SETS = [
   'inat2018',
   'inat2019',
 ] as const;
-/** The reference's spellings of --data-set, mapped to lape's. */
-const DATA_SET_ALIASES: Record<string, (typeof DATA_SETS)[number]> = {
-  FASHION: 'fashion-mnist',
-  'FASHION-MNIST': 'fashion-mnist',
-  MNIST: 'mnist',
-  CIFAR: 'cifar100',
-  CIFAR10: 'cifar10',
-  CIFAR100: 'cifar100',
-  IMNET: 'image-folder',
-  INAT: 'inat2018',
-  INAT19: 'inat2019',
-};
-
-export function dataSet(v: string): (typeof DATA_SETS)[number] {
-  if ((DATA_SETS as readonly string[]).includes(v)) return v as (typeof DATA_SETS)[number];
-  const alias = DATA_SET_ALIASES[v.toUpperCase()];
-  if (alias) return alias;
+/** --data-set: lape's names, or the reference's spellings (checkpoint/input.ts has the one table). */
+export function dataSet(v: string): DatasetKind {
+  const kind = datasetKindOf(v);
+  if (kind) return kind;
   throw new InvalidArgumentError(
     `--data-set expects one of ${DATA_SETS.join(', ')} (or IMNET, CIFAR, CIFAR10, CIFAR100, INAT, INAT19), got '${v}'`,
   );
