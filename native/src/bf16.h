@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common.h"
+
 namespace lape {
 
 inline uint16_t toBf16(float x) {
@@ -20,6 +22,18 @@ inline float fromBf16(uint16_t b) {
   float x;
   std::memcpy(&x, &u, 4);
   return x;
+}
+
+/** y[i] = toBf16(x[i]) over a contiguous run; runtime-dispatched vector loop (see LAPE_CLONES). */
+LAPE_CLONES static inline void narrowRun(const float* LAPE_RESTRICT x, uint16_t* LAPE_RESTRICT y, i64 n) {
+#pragma omp simd
+  for (i64 i = 0; i < n; i++) y[i] = toBf16(x[i]);
+}
+
+/** y[i] = fromBf16(x[i]) over a contiguous run (exact). */
+LAPE_CLONES static inline void widenRun(const uint16_t* LAPE_RESTRICT x, float* LAPE_RESTRICT y, i64 n) {
+#pragma omp simd
+  for (i64 i = 0; i < n; i++) y[i] = fromBf16(x[i]);
 }
 
 }  // namespace lape

@@ -8,16 +8,6 @@ namespace {
 
 constexpr i64 kGrain = 32768;
 
-LAPE_CLONES void narrowChunk(const float* LAPE_RESTRICT x, uint16_t* LAPE_RESTRICT y, i64 n) {
-#pragma omp simd
-  for (i64 i = 0; i < n; i++) y[i] = toBf16(x[i]);
-}
-
-LAPE_CLONES void widenChunk(const uint16_t* LAPE_RESTRICT x, float* LAPE_RESTRICT y, i64 n) {
-#pragma omp simd
-  for (i64 i = 0; i < n; i++) y[i] = fromBf16(x[i]);
-}
-
 napi_value Cast(napi_env env, napi_callback_info info) {
   Fields f(env, info, "cast");
   const FloatBuf x = f.floating("x"), out = f.floating("out");
@@ -31,11 +21,11 @@ napi_value Cast(napi_env env, napi_callback_info info) {
   if (x.type == Float::F32) {
     const float* xp = static_cast<const float*>(x.data);
     uint16_t* yp = static_cast<uint16_t*>(out.data);
-    parallelFor(n, kGrain, [&](i64 b, i64 e) { narrowChunk(xp + b, yp + b, e - b); });
+    parallelFor(n, kGrain, [&](i64 b, i64 e) { narrowRun(xp + b, yp + b, e - b); });
   } else {
     const uint16_t* xp = static_cast<const uint16_t*>(x.data);
     float* yp = static_cast<float*>(out.data);
-    parallelFor(n, kGrain, [&](i64 b, i64 e) { widenChunk(xp + b, yp + b, e - b); });
+    parallelFor(n, kGrain, [&](i64 b, i64 e) { widenRun(xp + b, yp + b, e - b); });
   }
   return nullptr;
 }

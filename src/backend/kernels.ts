@@ -280,22 +280,46 @@ export const KERNELS = {
 
   softmax: kernel({
     doc: 'Row-wise softmax (or log-softmax) over the last axis of [rows, cols]; y may be bfloat16',
-    fields: { x: buffer('f32'), y: buffer('f32', 'bf16'), rows: size(), cols: size(), log: flag(false) },
-    extents: ({ rows, cols }) => ({ x: rows * cols, y: rows * cols }),
+    fields: {
+      x: buffer('f32'),
+      y: buffer('f32', 'bf16'),
+      rows: size(),
+      cols: size(),
+      log: flag(false),
+      /** Dropout fused into the same pass: `dropped = y * mask` (y in float32, then rounded). */
+      mask: optionalBuffer('f32'),
+      dropped: optionalBuffer('f32', 'bf16'),
+    },
+    check: ({ mask, dropped, log }) =>
+      !mask !== !dropped
+        ? "'mask' and 'dropped' go together"
+        : mask && log
+          ? 'dropout is fused into softmax, not log-softmax'
+          : null,
+    extents: ({ rows, cols }) => ({
+      x: rows * cols,
+      y: rows * cols,
+      mask: rows * cols,
+      dropped: rows * cols,
+    }),
   }),
 
   softmaxBackward: kernel({
-    doc: 'softmax: dx = y * (dy - sum(dy * y)); log-softmax: dx = dy - exp(y) * sum(dy), row-wise',
+    doc: 'softmax: dx = y * (g - sum(g * y)), g = dy (* mask); log-softmax: dx = dy - exp(y) * sum(dy), row-wise',
     fields: {
       /** The forward output (float32, or bfloat16 as the forward wrote it). */
       y: buffer('f32', 'bf16'),
       dy: buffer('f32'),
-      dx: buffer('f32'),
+      /** float32 (may be dy itself), or bfloat16 for a GEMM's operand. */
+      dx: buffer('f32', 'bf16'),
       rows: size(),
       cols: size(),
       log: flag(false),
+      /** The forward's dropout mask: dy is the gradient of `y * mask`. */
+      mask: optionalBuffer('f32'),
     },
-    extents: ({ rows, cols }) => ({ y: rows * cols, dy: rows * cols, dx: rows * cols }),
+    check: ({ mask, log }) => (mask && log ? 'dropout is fused into softmax, not log-softmax' : null),
+    extents: ({ rows, cols }) => ({ y: rows * cols, dy: rows * cols, dx: rows * cols, mask: rows * cols }),
   }),
 
   layerNorm: kernel({

@@ -9,7 +9,9 @@
  *
  * Under autocast the four GEMMs multiply bfloat16 operands (qkv, the probabilities and the incoming
  * gradients, each rounded once) with float32 accumulation; the logits, the softmax arithmetic and its
- * gradient are float32, and the probabilities are stored once, in bfloat16 (without dropout).
+ * gradient are float32. Dropout on the probabilities is fused into the softmax kernel in both
+ * directions (it reads the mask), and under autocast the probabilities, their dropped copy and the
+ * softmax gradient are each written once, in bfloat16.
  */
 import { record } from '../autograd/tape.js';
 import type { MatrixView } from '../backend/backend.js';
@@ -76,23 +78,21 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
   const [q, k, v] = [part(0, qkvS), part(1, qkvS), part(2, qkvS)];
   const qk = { m, n: m, k: hd, alpha: opts.scale, beta: bias ? 1 : 0 };
   dispatch.matmulStrided({ a: q, b: transposed(k), c: square(logits), batch, ...qk });
-  // Under autocast without dropout the probabilities are written once, in bfloat16: both the P v GEMM
-  // and the softmax gradient read them from there (as PyTorch's autocast keeps them).
+  // The probabilities P are kept for the softmax gradient; the P v GEMM reads P, or P * mask with
+  // dropout, which the same softmax pass writes. Under autocast both are written once, in bfloat16
+  // (as PyTorch's autocast keeps them); in float32, P overwrites the logits.
   const dropout = opts.dropout && opts.dropout.p > 0 ? opts.dropout : null;
-  const probs = half && !dropout ? Tensor.emptyBf16([b, h, m, m]) : logits;
-  dispatch.softmax({ x: logits, y: probs, rows: b * h * m, cols: m });
-  if (probs !== logits) logits.dispose();
+  const probs = half ? Tensor.emptyBf16([b, h, m, m]) : logits;
   let mask: Tensor | null = null;
-  let used = probs;
+  let usedS = probs; // the P v GEMM's operand
   if (dropout) {
     mask = Tensor.empty([b, h, m, m]);
     fillDropoutMask(dropout.rng.seed(), dropout.p, mask);
-    used = Tensor.empty([b, h, m, m]);
-    const flat = { aStrides: [1], bStrides: [1], shape: [used.size] };
-    dispatch.binary({ op: 'mul', a: probs, b: mask, out: used, ...flat });
+    usedS = half ? Tensor.emptyBf16([b, h, m, m]) : Tensor.empty([b, h, m, m]);
   }
-  const usedS = gemmIn(used);
-  if (usedS !== used && used !== probs) used.dispose(); // the backward pass needs only its bfloat16 copy
+  const rows = b * h * m;
+  dispatch.softmax({ x: logits, y: probs, rows, cols: m, mask, dropped: mask ? usedS : null });
+  if (probs !== logits) logits.dispose();
   const out = emptyResult([b, m, d], opts);
   dispatch.matmulStrided({ a: square(usedS), b: v, c: ctx(out), batch, m, n: hd, k: m });
 
@@ -114,17 +114,17 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     const dp = Tensor.empty([b, h, m, m]);
     dispatch.matmulStrided({ a: ctx(dyS), b: transposed(v), c: square(dp), batch, m, n: m, k: hd });
     if (dyS !== dy) dyS.dispose();
-    if (mask) {
-      const flat = { aStrides: [1], bStrides: [1], shape: [dp.size] };
-      dispatch.binary({ op: 'mul', a: dp, b: mask, out: dp, ...flat });
-    }
-    // dS = softmax'(P) dP, then dq = scale dS k, dk = scale dSᵀ q.
-    dispatch.softmaxBackward({ y: probs, dy: dp, dx: dp, rows: b * h * m, cols: m });
-    const dsS = gemmIn(dp);
+    // dS = softmax'(P) (dP * mask), then dq = scale dS k, dk = scale dSᵀ q. Under autocast dS is
+    // written in bfloat16 for those GEMMs, unless the bias gradient needs it in float32 too.
+    const wantBiasGrad = bias?.requiresGrad ?? false;
+    const ds = half && !wantBiasGrad ? Tensor.emptyBf16([b, h, m, m]) : dp;
+    dispatch.softmaxBackward({ y: probs, dy: dp, dx: ds, rows, cols: m, mask });
+    const dsS = gemmIn(ds);
     const grad = { batch, m, n: hd, k: m, alpha: opts.scale };
     dispatch.matmulStrided({ a: square(dsS), b: k, c: part(0, dqkv), ...grad });
     dispatch.matmulStrided({ a: transposed(square(dsS)), b: q, c: part(1, dqkv), ...grad });
-    if (dsS !== dp) dsS.dispose();
+    if (dsS !== ds) dsS.dispose();
+    if (ds !== dp) ds.dispose();
     let dbias: Tensor | null = null;
     if (bias?.requiresGrad) {
       dbias = Tensor.empty(bias.shape);
@@ -134,7 +134,7 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     return bias ? [dqkv, dbias] : [dqkv];
   });
   if (!out.requiresGrad) {
-    for (const t of new Set([logits, probs, mask, used, usedS, qkvS])) if (t && t !== qkv) t.dispose();
+    for (const t of new Set([logits, probs, mask, usedS, qkvS])) if (t && t !== qkv) t.dispose();
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { assertClose, describeBackends, param, randTensor } from '../../test/util.js';
 import { attention } from './attention.js';
+import { mul } from './binary.js';
 import { autocast, gemmDType } from './autocast.js';
 import { conv2d } from './conv2d.js';
 import { layerNorm } from './layer_norm.js';
@@ -207,16 +208,21 @@ describeBackends('autocast', () => {
         const qkv = param(randTensor([2, 6, 24], rng, 1));
         const img = param(randTensor([2, 3, 8, 8], rng, 1));
         const w = param(randTensor([4, 3, 3, 3], rng, 0.3));
+        const qkv2 = param(randTensor([2, 6, 24], rng, 1));
+        const weights = randTensor([2, 6, 8], rng, 1);
         autocast(
           () => {
             const a = attention(qkv, { heads: 2, scale: 0.35 });
             const c = conv2d(img, w, null, { stride: 2, padding: 1 });
+            // Dropout on the probabilities, fused into the softmax kernel both ways (same mask in both runs).
+            const dropped = attention(qkv2, { heads: 2, scale: 0.35, dropout: { p: 0.3, rng: new Rng(4) } });
             backward(sum(a));
             backward(sum(c));
+            backward(sum(mul(dropped, weights)));
           },
           { enabled: amp },
         );
-        return [qkv, img, w].map((t) => (t.grad as Tensor).toArray());
+        return [qkv, img, w, qkv2].map((t) => (t.grad as Tensor).toArray());
       };
       const [f32, bf16] = [run(false), run(true)];
       f32.forEach((g, i) => assertClose(bf16[i], g, 3e-2, 3e-2, `gradient ${i}`));

@@ -10,21 +10,37 @@ export const SOFTMAX_SHAPES: [number, number][] = [
   [4, 10],
 ];
 
-/** Every (log, bfloat16 y) combination. */
-export const SOFTMAX_VARIANTS = [false, true].flatMap((log) => [false, true].map((half) => ({ log, half })));
+/** Every (log, bfloat16 y) combination, and dropout (softmax only) with either output type. */
+export const SOFTMAX_VARIANTS = [
+  ...[false, true].flatMap((log) => [false, true].map((half) => ({ log, half, drop: false }))),
+  { log: false, half: false, drop: true },
+  { log: false, half: true, drop: true },
+];
+
+/** A dropout mask (0 or 1 / (1 - p)) drawn as attention's dropout draws it. */
+function dropMask(n: number, seed: number): Float32Array {
+  const mask = new Float32Array(n);
+  jsBackend.dropoutMask({ seed, p: 0.25, mask, offset: 0 });
+  return mask;
+}
+
+const outBuf = (half: boolean, n: number): Float32Array | Uint16Array =>
+  half ? new Uint16Array(n) : new Float32Array(n);
 
 export function softmaxCases(): KernelCase<'softmax'>[] {
   return SOFTMAX_SHAPES.flatMap(([rows, cols], i) =>
-    SOFTMAX_VARIANTS.map(({ log, half }) => ({
-      what: `softmax log=${log} bf16=${half} ${rows}x${cols}`,
+    SOFTMAX_VARIANTS.map(({ log, half, drop }) => ({
+      what: `softmax log=${log} bf16=${half} dropout=${drop} ${rows}x${cols}`,
       args: () => ({
         x: rand(rows * cols, i + 1, -8, 8),
-        y: half ? new Uint16Array(rows * cols) : new Float32Array(rows * cols),
+        y: outBuf(half, rows * cols),
         rows,
         cols,
         log,
+        mask: drop ? dropMask(rows * cols, i + 7) : null,
+        dropped: drop ? outBuf(half, rows * cols) : null,
       }),
-      outputs: ['y'] as const,
+      outputs: drop ? (['y', 'dropped'] as const) : (['y'] as const),
       // A bfloat16 output may round one step apart where the float32 values differ in the last bits.
       tol: half ? tol(8e-3, 1e-6) : tol(1e-5, 1e-6),
     })),
@@ -33,16 +49,32 @@ export function softmaxCases(): KernelCase<'softmax'>[] {
 
 export function softmaxBackwardCases(): KernelCase<'softmaxBackward'>[] {
   return SOFTMAX_SHAPES.flatMap(([rows, cols], i) =>
-    SOFTMAX_VARIANTS.map(({ log, half }) => ({
-      what: `softmaxBackward log=${log} bf16 y=${half} ${rows}x${cols}`,
+    SOFTMAX_VARIANTS.map(({ log, half, drop }) => ({
+      what: `softmaxBackward log=${log} bf16 y=${half} dropout=${drop} (bf16 dx) ${rows}x${cols}`,
       args: () => {
         const y = new Float32Array(rows * cols);
-        jsBackend.softmax({ x: rand(rows * cols, i + 1, -8, 8), y, rows, cols, log });
+        jsBackend.softmax({
+          x: rand(rows * cols, i + 1, -8, 8),
+          y,
+          rows,
+          cols,
+          log,
+          mask: null,
+          dropped: null,
+        });
         const dy = rand(rows * cols, i + 50);
-        return { y: half ? bf16(y) : y, dy, dx: new Float32Array(rows * cols), rows, cols, log };
+        return {
+          y: half ? bf16(y) : y,
+          dy,
+          dx: outBuf(drop && half, rows * cols),
+          rows,
+          cols,
+          log,
+          mask: drop ? dropMask(rows * cols, i + 7) : null,
+        };
       },
       outputs: ['dx'] as const,
-      tol: tol(1e-5, 1e-5),
+      tol: drop && half ? tol(8e-3, 1e-5) : tol(1e-5, 1e-5),
     })),
   );
 }
