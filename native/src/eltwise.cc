@@ -71,13 +71,21 @@ inline float bwd(float x, float y, float dy) {
   if constexpr (OP == SQUARE) return 2.0f * x * dy;
   if constexpr (OP == RECIPROCAL) return -dy * y * y;
   if constexpr (OP == GELU) return dy * vgeluGrad(x);
+  if constexpr (OP == ERF) {  // libm in double precision (not on a ViT's hot path)
+    const double xd = x;
+    return static_cast<float>(static_cast<double>(dy) * k2InvSqrtPi * std::exp(-xd * xd));
+  }
   return dy;
 }
 
-template <int OP>
-LAPE_CLONES void bwdChunk(const float* x, const float* y, const float* dy, float* dx, i64 n) {
+inline float ld(float v) { return v; }
+inline float ld(uint16_t v) { return fromBf16(v); }
+
+/** DY and DX are float, or uint16_t for bfloat16 (widened on the load, rounded on the store). */
+template <int OP, class DY, class DX>
+LAPE_CLONES void bwdChunk(const float* x, const float* y, const DY* dy, DX* dx, i64 n) {
 #pragma omp simd
-  for (i64 i = 0; i < n; i++) dx[i] = bwd<OP>(x[i], y[i], dy[i]);
+  for (i64 i = 0; i < n; i++) store(dx + i, bwd<OP>(x[i], y[i], ld(dy[i])));
 }
 
 // ---- scalar (double precision libm) paths ------------------------------------------------------
@@ -92,21 +100,30 @@ inline float scalarFwd(int op, float xf) {
   }
 }
 
-inline float scalarBwd(int op, float xf, float dyf) {
-  double x = xf, dy = dyf;
-  switch (op) {
-    case ERF: return static_cast<float>(dy * k2InvSqrtPi * std::exp(-x * x));
-    default: return dyf;
-  }
-}
 
 template <int OP, class Y>
 void runFwd(const float* x, Y* y, i64 n) {
   parallelFor(n, kGrain, [&](i64 b, i64 e) { fwdChunk<OP, Y>(x + b, y + b, e - b); });
 }
+/** dy and dx as float32 or bfloat16 (see bwdChunk). */
+struct GradBufs {
+  FloatBuf dy, dx;
+};
+
+template <int OP, class DY, class DX>
+void runBwdT(const float* x, const float* y, const GradBufs& g, i64 n) {
+  const DY* dy = static_cast<const DY*>(g.dy.data);
+  DX* dx = static_cast<DX*>(g.dx.data);
+  parallelFor(n, kGrain, [&](i64 b, i64 e) { bwdChunk<OP, DY, DX>(x + b, y + b, dy + b, dx + b, e - b); });
+}
+
 template <int OP>
-void runBwd(const float* x, const float* y, const float* dy, float* dx, i64 n) {
-  parallelFor(n, kGrain, [&](i64 b, i64 e) { bwdChunk<OP>(x + b, y + b, dy + b, dx + b, e - b); });
+void runBwd(const float* x, const float* y, const GradBufs& g, i64 n) {
+  const bool dyh = g.dy.type == Float::BF16, dxh = g.dx.type == Float::BF16;
+  if (!dyh && !dxh) runBwdT<OP, float, float>(x, y, g, n);
+  else if (!dyh) runBwdT<OP, float, uint16_t>(x, y, g, n);
+  else if (!dxh) runBwdT<OP, uint16_t, float>(x, y, g, n);
+  else runBwdT<OP, uint16_t, uint16_t>(x, y, g, n);
 }
 
 template <class Y>
@@ -132,11 +149,6 @@ void forwardAll(int op, const float* xp, Y* yp, i64 n) {
       scalarForwardAll(op, xp, yp, n);
   }
 }
-void scalarBackwardAll(int op, const float* x, const float* dy, float* dx, i64 n) {
-  parallelFor(n, 2048, [&](i64 b, i64 e) {
-    for (i64 i = b; i < e; i++) dx[i] = scalarBwd(op, x[i], dy[i]);
-  });
-}
 
 napi_value Unary(napi_env env, napi_callback_info info) {
   Fields f(env, info, "unary");
@@ -154,30 +166,30 @@ napi_value Unary(napi_env env, napi_callback_info info) {
 napi_value UnaryBackward(napi_env env, napi_callback_info info) {
   Fields f(env, info, "unaryBackward");
   const int op = f.choice("op", kOpNames, NUM_OPS);
-  View<float> x = f.f32("x"), y = f.f32opt("y"), dy = f.f32("dy"), dx = f.f32("dx");
-  const i64 n = dx.len;
+  View<float> x = f.f32("x"), y = f.f32opt("y");
+  const GradBufs g{f.floating("dy"), f.floating("dx")};
+  const i64 n = g.dx.len;
   need(x, n, "x", f);
-  need(dy, n, "dy", f);
+  need(g.dy, n, "dy", f);
   const bool needsY = op == EXP || op == SQRT || op == RSQRT || op == TANH || op == RECIPROCAL;
   if (needsY && !f.has("y")) fail(f.where() + "op '" + kOpNames[op] + "' needs its forward output y");
   if (needsY) need(y, n, "y", f);
   if (n == 0) return nullptr;
   // The ops that do not need y never read it; they get x in its place so no loop touches null.
-  const float *xp = x.data, *yp = needsY ? y.data : x.data, *dyp = dy.data;
-  float* dxp = dx.data;
+  const float *xp = x.data, *yp = needsY ? y.data : x.data;
   switch (op) {
-    case NEG: runBwd<NEG>(xp, yp, dyp, dxp, n); break;
-    case EXP: runBwd<EXP>(xp, yp, dyp, dxp, n); break;
-    case LOG: runBwd<LOG>(xp, yp, dyp, dxp, n); break;
-    case SQRT: runBwd<SQRT>(xp, yp, dyp, dxp, n); break;
-    case RSQRT: runBwd<RSQRT>(xp, yp, dyp, dxp, n); break;
-    case TANH: runBwd<TANH>(xp, yp, dyp, dxp, n); break;
-    case RELU: runBwd<RELU>(xp, yp, dyp, dxp, n); break;
-    case ABS: runBwd<ABS>(xp, yp, dyp, dxp, n); break;
-    case SQUARE: runBwd<SQUARE>(xp, yp, dyp, dxp, n); break;
-    case RECIPROCAL: runBwd<RECIPROCAL>(xp, yp, dyp, dxp, n); break;
-    case ERF: scalarBackwardAll(op, xp, dyp, dxp, n); break;
-    case GELU: runBwd<GELU>(xp, yp, dyp, dxp, n); break;
+    case NEG: runBwd<NEG>(xp, yp, g, n); break;
+    case EXP: runBwd<EXP>(xp, yp, g, n); break;
+    case LOG: runBwd<LOG>(xp, yp, g, n); break;
+    case SQRT: runBwd<SQRT>(xp, yp, g, n); break;
+    case RSQRT: runBwd<RSQRT>(xp, yp, g, n); break;
+    case TANH: runBwd<TANH>(xp, yp, g, n); break;
+    case RELU: runBwd<RELU>(xp, yp, g, n); break;
+    case ABS: runBwd<ABS>(xp, yp, g, n); break;
+    case SQUARE: runBwd<SQUARE>(xp, yp, g, n); break;
+    case RECIPROCAL: runBwd<RECIPROCAL>(xp, yp, g, n); break;
+    case ERF: runBwd<ERF>(xp, yp, g, n); break;
+    case GELU: runBwd<GELU>(xp, yp, g, n); break;
     default: fail(f.where() + "unknown op");
   }
   return nullptr;

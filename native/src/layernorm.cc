@@ -138,12 +138,33 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/**
+ * lnBackwardRows over rows [r0, r1) with dy float32 or bfloat16: a bfloat16 dy is widened (exactly)
+ * a tile of rows at a time into per-thread scratch.
+ */
+template <bool G, bool P>
+void lnBackwardRange(const float* x, const float* gamma, const float* mean, const float* rstd, const FloatBuf& dy, float* dx, i64 r0,
+                     i64 r1, i64 cols, double* pg, double* pb) {
+  if (dy.type == Float::F32) {
+    lnBackwardRows<G, P>(x, gamma, mean, rstd, static_cast<const float*>(dy.data), dx, r0, r1, cols, pg, pb);
+    return;
+  }
+  static thread_local Scratch scratch;
+  const i64 tile = std::max<i64>(1, 4096 / cols);
+  float* g = scratch.as<float>(static_cast<size_t>(tile * cols));
+  for (i64 r = r0; r < r1; r += tile) {
+    const i64 rows = std::min(tile, r1 - r), off = r * cols;
+    widenRun(static_cast<const uint16_t*>(dy.data) + off, g, rows * cols);
+    lnBackwardRows<G, P>(x + off, gamma, mean + r, rstd + r, g, dx + off, 0, rows, cols, pg, pb);
+  }
+}
+
 template <bool G>
-void backwardT(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy, float* dx, float* dgamma,
+void backwardT(const float* x, const float* gamma, const float* mean, const float* rstd, const FloatBuf& dy, float* dx, float* dgamma,
                float* dbeta, i64 rows, i64 cols) {
   const i64 grain = std::max<i64>(1, 8192 / cols);
   if (!dgamma && !dbeta) {
-    parallelFor(rows, grain, [&](i64 b, i64 e) { lnBackwardRows<G, false>(x, gamma, mean, rstd, dy, dx, b, e, cols, nullptr, nullptr); });
+    parallelFor(rows, grain, [&](i64 b, i64 e) { lnBackwardRange<G, false>(x, gamma, mean, rstd, dy, dx, b, e, cols, nullptr, nullptr); });
     return;
   }
   static thread_local Scratch scratch;
@@ -153,7 +174,7 @@ void backwardT(const float* x, const float* gamma, const float* mean, const floa
     double* pg = part + static_cast<i64>(t) * 2 * cols;
     double* pb = pg + cols;
     std::fill(pg, pg + 2 * cols, 0.0);
-    lnBackwardRows<G, true>(x, gamma, mean, rstd, dy, dx, b, e, cols, pg, pb);
+    lnBackwardRange<G, true>(x, gamma, mean, rstd, dy, dx, b, e, cols, pg, pb);
   });
   for (i64 j = 0; j < cols; j++) {
     double g = 0, bb = 0;
@@ -169,7 +190,8 @@ void backwardT(const float* x, const float* gamma, const float* mean, const floa
 napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
   Fields args(env, info, "layerNormBackward");
   View<float> x = args.f32("x"), gamma = args.f32opt("gamma"), mean = args.f32("mean"), rstd = args.f32("rstd");
-  View<float> dy = args.f32("dy"), dx = args.f32("dx"), dgamma = args.f32opt("dgamma"), dbeta = args.f32opt("dbeta");
+  const FloatBuf dy = args.floating("dy");
+  View<float> dx = args.f32("dx"), dgamma = args.f32opt("dgamma"), dbeta = args.f32opt("dbeta");
   const i64 rows = args.size("rows"), cols = args.size("cols");
   const bool hasG = args.has("gamma"), hasDG = args.has("dgamma"), hasDB = args.has("dbeta");
   const i64 n = mul(rows, cols, args);
@@ -189,8 +211,8 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
     if (dbp) std::fill(dbp, dbp + cols, 0.0f);
     return nullptr;
   }
-  if (hasG) backwardT<true>(x.data, gamma.data, mean.data, rstd.data, dy.data, dx.data, dgp, dbp, rows, cols);
-  else backwardT<false>(x.data, nullptr, mean.data, rstd.data, dy.data, dx.data, dgp, dbp, rows, cols);
+  if (hasG) backwardT<true>(x.data, gamma.data, mean.data, rstd.data, dy, dx.data, dgp, dbp, rows, cols);
+  else backwardT<false>(x.data, nullptr, mean.data, rstd.data, dy, dx.data, dgp, dbp, rows, cols);
   return nullptr;
 }
 

@@ -1,7 +1,9 @@
 // Reductions of a tensor viewed as [outer, r, inner] over the middle axis.
+// x may be bfloat16 for sums (a bias gradient from a bfloat16 gradient), widened exactly.
 // Sums accumulate in double precision (the portable backend sums in doubles too); the work is split
 // over `outer`, over column blocks of `inner`, or over `r` with per-thread partials, whichever gives
 // every thread enough to do.
+#include "bf16.h"
 #include "common.h"
 
 namespace lape {
@@ -9,19 +11,25 @@ namespace {
 
 // ---- sum ------------------------------------------------------------------------------------
 
-LAPE_CLONES double rowSum(const float* x, i64 n) {
+/** An element as float32: float32 itself, or bfloat16 widened (exact). */
+inline float ld(float v) { return v; }
+inline float ld(uint16_t v) { return fromBf16(v); }
+
+template <class E>
+LAPE_CLONES double rowSum(const E* x, i64 n) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
-  for (i64 i = 0; i < n; i++) s += static_cast<double>(x[i]);
+  for (i64 i = 0; i < n; i++) s += static_cast<double>(ld(x[i]));
   return s;
 }
 
 /** acc[j] += x[rr * stride + j] for rr in [0, rows), j in [0, n). */
-LAPE_CLONES void colAccumulate(const float* x, i64 stride, i64 rows, double* LAPE_RESTRICT acc, i64 n) {
+template <class E>
+LAPE_CLONES void colAccumulate(const E* x, i64 stride, i64 rows, double* LAPE_RESTRICT acc, i64 n) {
   for (i64 rr = 0; rr < rows; rr++) {
-    const float* LAPE_RESTRICT row = x + rr * stride;
+    const E* LAPE_RESTRICT row = x + rr * stride;
 #pragma omp simd
-    for (i64 j = 0; j < n; j++) acc[j] += static_cast<double>(row[j]);
+    for (i64 j = 0; j < n; j++) acc[j] += static_cast<double>(ld(row[j]));
   }
 }
 
@@ -32,7 +40,8 @@ LAPE_CLONES void toFloat(const double* LAPE_RESTRICT acc, float* LAPE_RESTRICT o
 
 constexpr i64 kGrain = 16384;
 
-void sumRows(const float* x, float* out, i64 outer, i64 r) {
+template <class E>
+void sumRows(const E* x, float* out, i64 outer, i64 r) {
   const int T = omp_get_max_threads();
   if (outer >= 2 * T || r < 2 * kGrain) {
     parallelFor(outer, std::max<i64>(1, kGrain / std::max<i64>(r, 1)), [&](i64 b, i64 e) {
@@ -44,7 +53,7 @@ void sumRows(const float* x, float* out, i64 outer, i64 r) {
   static thread_local Scratch scratch;
   double* part = scratch.as<double>(T);
   for (i64 o = 0; o < outer; o++) {
-    const float* row = x + o * r;
+    const E* row = x + o * r;
     int used = parallelForT(r, kGrain, [&](i64 b, i64 e, int t) { part[t] = rowSum(row + b, e - b); });
     double s = 0;
     for (int t = 0; t < used; t++) s += part[t];
@@ -52,7 +61,8 @@ void sumRows(const float* x, float* out, i64 outer, i64 r) {
   }
 }
 
-void sumCols(const float* x, float* out, i64 outer, i64 r, i64 inner) {
+template <class E>
+void sumCols(const E* x, float* out, i64 outer, i64 r, i64 inner) {
   const int T = omp_get_max_threads();
   const i64 work = outer * r * inner;
   if (outer >= 2 * T || work < 2 * kGrain) {
@@ -158,7 +168,8 @@ struct Dims {
   i64 outer, r, inner;
 };
 
-Dims readDims(const Fields& args, const View<float>& x, const View<float>& out) {
+template <class X>
+Dims readDims(const Fields& args, const X& x, const View<float>& out) {
   Dims d{args.size("outer"), args.size("r"), args.size("inner")};
   need(x, mul(mul(d.outer, d.r, args), d.inner, args), "x", args);
   need(out, mul(d.outer, d.inner, args), "out", args);
@@ -167,15 +178,23 @@ Dims readDims(const Fields& args, const View<float>& x, const View<float>& out) 
 
 napi_value ReduceSum(napi_env env, napi_callback_info info) {
   Fields args(env, info, "reduceSum");
-  View<float> x = args.f32("x"), out = args.f32("out");
+  const FloatBuf x = args.floating("x");
+  View<float> out = args.f32("out");
   Dims d = readDims(args, x, out);
   if (d.outer == 0 || d.inner == 0) return nullptr;
   if (d.r == 0) {
     std::fill(out.data, out.data + d.outer * d.inner, 0.0f);
     return nullptr;
   }
-  if (d.inner == 1) sumRows(x.data, out.data, d.outer, d.r);
-  else sumCols(x.data, out.data, d.outer, d.r, d.inner);
+  if (x.type == Float::BF16) {
+    const uint16_t* xh = static_cast<const uint16_t*>(x.data);
+    if (d.inner == 1) sumRows(xh, out.data, d.outer, d.r);
+    else sumCols(xh, out.data, d.outer, d.r, d.inner);
+    return nullptr;
+  }
+  const float* xf = static_cast<const float*>(x.data);
+  if (d.inner == 1) sumRows(xf, out.data, d.outer, d.r);
+  else sumCols(xf, out.data, d.outer, d.r, d.inner);
   return nullptr;
 }
 

@@ -69,12 +69,13 @@ export function record(
   label: OpLabel,
   inputs: readonly Tensor[],
   backward: (dy: Tensor) => readonly (Tensor | null)[],
+  options: { bf16Grad?: boolean } = {},
 ): Tensor {
   const name = typeof label === 'string' ? label : label.name;
   tracer?.({ name, inputs, output: out, attrs: typeof label === 'string' ? {} : label.attrs });
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.gradFn = { name, inputs, backward };
+    out.gradFn = { name, inputs, backward, bf16Grad: options.bf16Grad ?? false };
   }
   return out;
 }
@@ -123,10 +124,12 @@ export function backward(root: Tensor, seed?: Tensor): void {
     grads.set(root.id, start);
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
-      const g = grads.get(t.id);
-      if (!g) continue;
+      const got = grads.get(t.id);
+      if (!got) continue;
       grads.delete(t.id);
       const fn: GradFn | null = t.gradFn;
+      // A bfloat16 gradient reaches only ops that take one; the others (and leaves) get it widened.
+      const g = got.dtype === 'bfloat16' && !fn?.bf16Grad ? widen(got) : got;
       if (fn === null) {
         accumulateLeaf(t, g);
         g.dispose();
@@ -148,11 +151,28 @@ export function backward(root: Tensor, seed?: Tensor): void {
   for (const g of grads.values()) g.dispose();
 }
 
-/** prev + g as a fresh tensor; prev is disposed. */
+/** A float32 copy of a bfloat16 gradient (exact). */
+function widened(g: Tensor): Tensor {
+  const out = Tensor.empty(g.shape);
+  dispatch.cast({ x: g, out });
+  return out;
+}
+
+/** widened(g), and g disposed. */
+function widen(g: Tensor): Tensor {
+  const out = widened(g);
+  g.dispose();
+  return out;
+}
+
+/** prev + g (in float32) as a fresh tensor; prev is disposed. */
 function addInto(prev: Tensor, g: Tensor): Tensor {
-  const out = Tensor.empty(prev.shape);
-  dispatch.binary({ op: 'add', a: prev, aStrides: [1], b: g, bStrides: [1], out, shape: [prev.size] });
-  prev.dispose();
+  const a = prev.dtype === 'bfloat16' ? widen(prev) : prev;
+  const b = g.dtype === 'bfloat16' ? widened(g) : g;
+  const out = Tensor.empty(a.shape);
+  dispatch.binary({ op: 'add', a, aStrides: [1], b, bStrides: [1], out, shape: [a.size] });
+  a.dispose();
+  if (b !== g) b.dispose();
   return out;
 }
 

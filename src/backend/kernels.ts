@@ -186,8 +186,10 @@ export const KERNELS = {
       x: buffer('f32'),
       /** The forward output; needed only by the ops in UNARY_OPS_WITH_Y_DERIVATIVE. */
       y: optionalBuffer('f32'),
-      dy: buffer('f32'),
-      dx: buffer('f32'),
+      /** float32 or bfloat16 (a gradient passed between bfloat16 GEMMs under autocast). */
+      dy: buffer('f32', 'bf16'),
+      /** float32, or bfloat16 (computed in float32, then rounded) for a GEMM's operand. */
+      dx: buffer('f32', 'bf16'),
     },
     check: ({ op, y, dy, dx }) =>
       !y && UNARY_OPS_WITH_Y_DERIVATIVE.includes(op)
@@ -233,7 +235,8 @@ export const KERNELS = {
 
   reduceSum: kernel({
     doc: 'Sum of x viewed as [outer, r, inner] over the middle axis into [outer, inner]',
-    fields: { x: buffer('f32'), out: buffer('f32'), outer: size(), r: size(), inner: size() },
+    /** x may be bfloat16 (a bias gradient from a bfloat16 gradient); the sum is float32. */
+    fields: { x: buffer('f32', 'bf16'), out: buffer('f32'), outer: size(), r: size(), inner: size() },
     extents: ({ outer, r, inner }) => ({ x: outer * r * inner, out: outer * inner }),
   }),
 
@@ -367,7 +370,8 @@ export const KERNELS = {
       gamma: optionalBuffer('f32'),
       mean: buffer('f32'),
       rstd: buffer('f32'),
-      dy: buffer('f32'),
+      /** float32, or bfloat16 (the gradient a bfloat16 GEMM passed back), widened exactly. */
+      dy: buffer('f32', 'bf16'),
       dx: buffer('f32'),
       dgamma: optionalBuffer('f32'),
       dbeta: optionalBuffer('f32'),

@@ -19,7 +19,7 @@ import { dispatch } from '../backend/dispatch.js';
 import type { Rng } from '../tensor/random.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { emptyResult, gemmDType, toBf16, type GemmOperandOptions } from './autocast.js';
+import { emptyGrad, emptyResult, gemmDType, toBf16, type GemmOperandOptions } from './autocast.js';
 import { fillDropoutMask } from './dropout.js';
 
 export interface AttentionOptions extends GemmOperandOptions {
@@ -98,9 +98,9 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
 
   const inputs = bias ? [qkv, bias] : [qkv];
   const attrs = { heads: h, scale: opts.scale, dropout: mask !== null };
-  record(out, { name: 'attention', attrs }, inputs, (dy) => {
+  const backward = (dy: Tensor): (Tensor | null)[] => {
     const dyS = gemmIn(dy);
-    const dqkv = Tensor.empty(qkv.shape);
+    const dqkv = emptyGrad(qkv, half);
     // dv = Pᵀ dY ; dP = dY vᵀ
     dispatch.matmulStrided({
       a: transposed(square(usedS)),
@@ -132,7 +132,9 @@ export function attention(qkv: Tensor, opts: AttentionOptions): Tensor {
     }
     dp.dispose();
     return bias ? [dqkv, dbias] : [dqkv];
-  });
+  };
+  // Under autocast dy may arrive in bfloat16: both GEMMs that read it would round it anyway.
+  record(out, { name: 'attention', attrs }, inputs, backward, { bf16Grad: half });
   if (!out.requiresGrad) {
     for (const t of new Set([logits, probs, mask, usedS, qkvS])) if (t && t !== qkv) t.dispose();
   }

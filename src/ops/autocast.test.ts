@@ -12,7 +12,7 @@ import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { assertClose, describeBackends, param, randTensor } from '../../test/util.js';
 import { attention } from './attention.js';
-import { mul } from './binary.js';
+import { add, mul } from './binary.js';
 import { autocast, gemmDType } from './autocast.js';
 import { conv2d } from './conv2d.js';
 import { layerNorm } from './layer_norm.js';
@@ -198,6 +198,48 @@ describeBackends('autocast', () => {
       assertClose(out.data, ref, 1e-4, 1e-5, 'context');
       const half = noGrad(() => autocast(() => attention(qkv, { heads, scale, feedsGemm: true })));
       assertRoundedFrom(half, ref, 'bfloat16 context');
+    });
+  });
+
+  it('gradients pass between bfloat16 GEMMs in bfloat16; other ops and leaves get float32', () => {
+    tidy(() => {
+      const run = (amp: boolean): { grads: number[][]; seen: string[] } => {
+        const rng = new Rng(12);
+        const x = param(randTensor([3, 5, 8], rng, 1));
+        const [w1, b1] = [param(randTensor([16, 8], rng, 0.3)), param(randTensor([16], rng, 0.1))];
+        const [w2, b2] = [param(randTensor([8, 16], rng, 0.3)), param(randTensor([8], rng, 0.1))];
+        const w3 = param(randTensor([4, 8], rng, 0.3));
+        const seen: string[] = [];
+        autocast(
+          () => {
+            // LN -> fc1 -> GELU -> fc2, and the LN output also feeds a second linear (two bfloat16
+            // gradients meet at the LN output and are summed in float32).
+            const h = layerNorm(x, null, null, 1e-6, null, { feedsGemm: true });
+            const a = gelu(linear(h, w1, b1), { feedsGemm: true });
+            const y = add(sum(linear(a, w2, b2)), sum(linear(h, w3)));
+            for (const t of [h, a, a.gradFn?.inputs[0]]) {
+              const fn = t?.gradFn as { name: string; backward: (dy: Tensor) => readonly (Tensor | null)[] };
+              const inner = fn.backward;
+              fn.backward = (dy) => {
+                seen.push(`${fn.name}:${dy.dtype}`);
+                return inner(dy);
+              };
+            }
+            backward(y);
+          },
+          { enabled: amp },
+        );
+        const leaves = [x, w1, b1, w2, b2, w3];
+        for (const t of leaves)
+          assert.equal((t.grad as Tensor).dtype, 'float32', 'leaf gradients are float32');
+        return { grads: leaves.map((t) => (t.grad as Tensor).toArray()), seen: seen.sort() };
+      };
+      const [f32, bf16] = [run(false), run(true)];
+      assert.deepEqual(f32.seen, ['gelu:float32', 'layerNorm:float32', 'linear:float32']);
+      // fc2 passes GELU a bfloat16 gradient, GELU passes fc1 one; the LN output's two are summed in float32.
+      assert.deepEqual(bf16.seen, ['gelu:bfloat16', 'layerNorm:float32', 'linear:bfloat16']);
+      f32.grads.forEach((g, i) => assertClose(bf16.grads[i], g, 3e-2, 3e-2, `gradient ${i}`));
+      assert.notDeepEqual(bf16.grads, f32.grads, 'autocast changed the arithmetic');
     });
   });
 

@@ -81,6 +81,16 @@ export function emptyResult(shape: readonly number[], opts: GemmOperandOptions |
 }
 
 /**
+ * An uninitialized tensor for the gradient of `x`, computed by an op whose GEMMs ran in bfloat16
+ * (`half`): bfloat16 when x's producer takes a bfloat16 gradient (it feeds a GEMM-class op or a
+ * kernel that reads bfloat16 itself, see `GradFn.bf16Grad`), saving a float32 write and a conversion
+ * pass; float32 otherwise. PyTorch's autocast passes such gradients in bfloat16 too.
+ */
+export function emptyGrad(x: Tensor, half: boolean): Tensor {
+  return half && x.gradFn?.bf16Grad ? Tensor.emptyBf16(x.shape) : Tensor.empty(x.shape);
+}
+
+/**
  * `x` rounded to bfloat16 (a new tensor, not part of the graph; the caller disposes it), or `x` itself
  * when it already is bfloat16.
  */

@@ -52,7 +52,7 @@ export function layerNorm(
   });
   const inputs = [x, weight, bias, addend].filter((t): t is Tensor => t !== null);
   const attrs = { eps, weight: weight !== null, bias: bias !== null, addend: addend !== null };
-  record(out, { name: 'layerNorm', attrs }, inputs, (dy) => {
+  const backward = (dy: Tensor): (Tensor | null)[] => {
     const dx = Tensor.empty(x.shape);
     const dw = weight ? Tensor.empty(weight.shape) : null;
     const db = bias ? Tensor.empty(bias.shape) : null;
@@ -62,7 +62,10 @@ export function layerNorm(
     if (bias) grads.push(db);
     if (addend) grads.push(addend.requiresGrad ? sumToShape(dy, addend.shape) : null);
     return grads;
-  });
+  };
+  // A norm whose output feeds a GEMM under autocast takes that GEMM's gradient in bfloat16 (the
+  // kernel widens it exactly); its own gradients are float32.
+  record(out, { name: 'layerNorm', attrs }, inputs, backward, { bf16Grad: out.dtype === 'bfloat16' });
   if (!out.requiresGrad) {
     mean.dispose();
     rstd.dispose();

@@ -1,12 +1,13 @@
 /**
  * y = x Wᵀ + b with W in PyTorch's [out, in] layout; the bias is fused into the GEMM. Leading axes of x
  * are flattened into rows, so one GEMM serves [B, N, D] token tensors. Under autocast the three GEMMs
- * (forward, dx, dW) multiply bfloat16 copies of x, W and dy; y, dx, dW and db stay float32.
+ * (forward, dx, dW) multiply bfloat16 copies of x, W and dy; dW and db stay float32, y and dx too
+ * unless their consumers take bfloat16 (`feedsGemm`, `emptyGrad`).
  */
 import { record } from '../autograd/tape.js';
 import { dispatch } from '../backend/dispatch.js';
 import { Tensor } from '../tensor/tensor.js';
-import { emptyResult, gemmDType, toBf16, type GemmOperandOptions } from './autocast.js';
+import { emptyGrad, emptyResult, gemmDType, toBf16, type GemmOperandOptions } from './autocast.js';
 
 export function linear(
   x: Tensor,
@@ -31,13 +32,13 @@ export function linear(
   const out = emptyResult([...x.shape.slice(0, -1), n], opts);
   dispatch.matmul({ a: xs, b: ws, c: out, m: rows, n, k, transB: true, bias }); // [rows, k] @ [n, k]ᵀ
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  record(out, 'linear', inputs, (dy) => {
+  const backward = (dy: Tensor): (Tensor | null)[] => {
     const dys = half ? toBf16(dy) : dy;
     let dx: Tensor | null = null;
     let dw: Tensor | null = null;
     let db: Tensor | null = null;
     if (x.requiresGrad) {
-      dx = Tensor.empty(x.shape);
+      dx = emptyGrad(x, half);
       dispatch.matmul({ a: dys, b: ws, c: dx, m: rows, n: k, k: n }); // [rows, n] @ [n, k]
     }
     if (weight.requiresGrad) {
@@ -50,7 +51,9 @@ export function linear(
     }
     if (dys !== dy) dys.dispose();
     return bias ? [dx, dw, db] : [dx, dw];
-  });
+  };
+  // Under autocast dy may arrive in bfloat16 (all three GEMMs would round it anyway; db sums it).
+  record(out, 'linear', inputs, backward, { bf16Grad: half });
   if (!out.requiresGrad) {
     if (xs !== x) xs.dispose();
     if (ws !== weight) ws.dispose();

@@ -4,7 +4,7 @@ import type { UnaryOp } from '../backend/backend.js';
 import { dispatch } from '../backend/dispatch.js';
 import { UNARY_OPS_WITH_Y_DERIVATIVE } from '../backend/kernels.js';
 import { Tensor } from '../tensor/tensor.js';
-import { emptyResult, type GemmOperandOptions } from './autocast.js';
+import { emptyGrad, emptyResult, type GemmOperandOptions } from './autocast.js';
 
 function unaryOp(op: UnaryOp, x: Tensor, opts?: GemmOperandOptions): Tensor {
   if (x.dtype !== 'float32') throw new Error(`${op}: ${x.describe()} must be float32`);
@@ -12,11 +12,15 @@ function unaryOp(op: UnaryOp, x: Tensor, opts?: GemmOperandOptions): Tensor {
   const needsY = UNARY_OPS_WITH_Y_DERIVATIVE.includes(op);
   const out = needsY ? Tensor.empty(x.shape) : emptyResult(x.shape, opts);
   dispatch.unary({ op, x, out });
-  return record(out, op, [x], (dy) => {
-    const dx = Tensor.empty(x.shape);
+  // An op whose result feeds a GEMM under autocast takes its gradient in bfloat16 from that GEMM, and
+  // passes its own back in bfloat16 where x's producer takes one (an MLP's fc1 under fc2).
+  const half = out.dtype === 'bfloat16';
+  const backward = (dy: Tensor): Tensor[] => {
+    const dx = emptyGrad(x, half);
     dispatch.unaryBackward({ op, x, y: needsY ? out : null, dy, dx });
     return [dx];
-  });
+  };
+  return record(out, op, [x], backward, { bf16Grad: half });
 }
 
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x);

@@ -1,5 +1,5 @@
 import type { BinaryOp, KernelArgs, UnaryOp } from '../kernels.js';
-import { toBf16Bits } from '../../tensor/bf16.js';
+import { fromBf16Bits, toBf16Bits } from '../../tensor/bf16.js';
 import { erf } from './erf.js';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -73,7 +73,12 @@ export function unary({ op, x, out }: KernelArgs<'unary'>): void {
 
 export function unaryBackward({ op, x, y, dy, dx }: KernelArgs<'unaryBackward'>): void {
   const d = derivative(op);
-  for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * d(x[i], y ? y[i] : NaN);
+  const g = dy instanceof Uint16Array ? Float32Array.from(dy, fromBf16Bits) : dy;
+  if (dx instanceof Uint16Array) {
+    for (let i = 0; i < g.length; i++) dx[i] = toBf16Bits(g[i] * d(x[i], y ? y[i] : NaN));
+  } else {
+    for (let i = 0; i < g.length; i++) dx[i] = g[i] * d(x[i], y ? y[i] : NaN);
+  }
 }
 
 export function affine({ x, out, alpha, beta }: KernelArgs<'affine'>): void {

@@ -1,4 +1,4 @@
-import { toBf16Bits } from '../../tensor/bf16.js';
+import { fromBf16Bits, toBf16Bits } from '../../tensor/bf16.js';
 import type { KernelArgs } from '../kernels.js';
 
 export function layerNorm(args: KernelArgs<'layerNorm'>): void {
@@ -30,7 +30,8 @@ export function layerNorm(args: KernelArgs<'layerNorm'>): void {
 }
 
 export function layerNormBackward(args: KernelArgs<'layerNormBackward'>): void {
-  const { x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols } = args;
+  const { x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols } = args;
+  const dy = args.dy instanceof Uint16Array ? Float32Array.from(args.dy, fromBf16Bits) : args.dy;
   const dg = new Float64Array(cols);
   const db = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {

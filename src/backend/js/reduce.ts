@@ -1,6 +1,9 @@
+import { fromBf16Bits } from '../../tensor/bf16.js';
 import type { KernelArgs } from '../kernels.js';
 
-export function reduceSum({ x, out, outer, r, inner }: KernelArgs<'reduceSum'>): void {
+export function reduceSum(args: KernelArgs<'reduceSum'>): void {
+  const { out, outer, r, inner } = args;
+  const x = args.x instanceof Uint16Array ? Float32Array.from(args.x, fromBf16Bits) : args.x;
   const acc = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
     acc.fill(0);

@@ -129,11 +129,15 @@ export function layerNormBackwardCases(): KernelCase<'layerNormBackward'>[] {
   let seed = 100;
   for (const [rows, cols] of LN_SHAPES)
     for (const affine of [true, false])
-      for (const wantParams of [true, false]) {
+      for (const [wantParams, halfDy] of [
+        [true, false],
+        [false, false],
+        [true, true],
+      ]) {
         const s = seed;
         seed += 3;
         out.push({
-          what: `layerNormBackward ${rows}x${cols} affine=${affine} params=${wantParams}`,
+          what: `layerNormBackward ${rows}x${cols} affine=${affine} params=${wantParams} bf16 dy=${halfDy}`,
           args: () => {
             const x = rand(rows * cols, s, -2, 3);
             const gamma = affine ? rand(cols, s + 1, 0.5, 1.5) : null;
@@ -158,7 +162,7 @@ export function layerNormBackwardCases(): KernelCase<'layerNormBackward'>[] {
               gamma,
               mean,
               rstd,
-              dy: rand(rows * cols, s + 2),
+              dy: halfDy ? bf16(rand(rows * cols, s + 2)) : rand(rows * cols, s + 2),
               dx: new Float32Array(rows * cols),
               dgamma: params(),
               dbeta: params(),

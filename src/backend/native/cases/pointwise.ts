@@ -1,7 +1,7 @@
 /** Kernel comparison cases: Element-wise, reduction and strided-copy cases. */
 import { jsBackend } from '../../js/index.js';
 import { type BinaryOp, type UnaryOp } from '../../kernels.js';
-import { type KernelCase, broadcastStrides, prod, rand, tol } from './common.js';
+import { type KernelCase, bf16, broadcastStrides, prod, rand, tol } from './common.js';
 
 export const UNARY_DOMAINS: Record<UnaryOp, [number, number]> = {
   neg: [-3, 3],
@@ -57,21 +57,27 @@ export function unaryBackwardCases(): KernelCase<'unaryBackward'>[] {
   const out: KernelCase<'unaryBackward'>[] = [];
   let seed = 500;
   for (const op of Object.keys(UNARY_DOMAINS) as UnaryOp[])
-    for (const n of UNARY_SIZES) {
-      const s = seed;
-      seed += 2;
-      out.push({
-        what: `unaryBackward ${op} n=${n}`,
-        args: () => {
-          const x = unaryInput(op, n, s);
-          const y = new Float32Array(n);
-          jsBackend.unary({ op, x, out: y });
-          return { op, x, y, dy: rand(n, s + 1), dx: new Float32Array(n) };
-        },
-        outputs: ['dx'],
-        tol: tol(1e-5, 1e-6),
-      });
-    }
+    for (const n of UNARY_SIZES)
+      // float32, and bfloat16 dy and dx (an MLP's activation between two bfloat16 GEMMs).
+      for (const half of [false, true]) {
+        const s = seed;
+        seed += 2;
+        out.push({
+          what: `unaryBackward ${op} n=${n} bf16 dy/dx=${half}`,
+          args: () => {
+            const x = unaryInput(op, n, s);
+            const y = new Float32Array(n);
+            jsBackend.unary({ op, x, out: y });
+            const dy = rand(n, s + 1);
+            return half
+              ? { op, x, y, dy: bf16(dy), dx: new Uint16Array(n) }
+              : { op, x, y, dy, dx: new Float32Array(n) };
+          },
+          outputs: ['dx'],
+          // A bfloat16 dx may round one step apart where the float32 values differ in the last bits.
+          tol: half ? tol(8e-3, 1e-6) : tol(1e-5, 1e-6),
+        });
+      }
   return out;
 }
 
@@ -198,18 +204,18 @@ export const REDUCE_DIMS: [number, number, number][] = [
 ];
 
 export function reduceSumCases(): KernelCase<'reduceSum'>[] {
-  return REDUCE_DIMS.map(([outer, r, inner], i) => ({
-    what: `reduceSum ${[outer, r, inner]}`,
-    args: () => ({
-      x: rand(outer * r * inner, i + 1),
-      out: new Float32Array(outer * inner).fill(7),
-      outer,
-      r,
-      inner,
-    }),
-    outputs: ['out'],
-    tol: tol(1e-6, 1e-6),
-  }));
+  return REDUCE_DIMS.flatMap(([outer, r, inner], i) =>
+    // float32 x, and bfloat16 x (a bias gradient from a bfloat16 gradient)
+    [false, true].map((half) => ({
+      what: `reduceSum ${[outer, r, inner]} bf16 x=${half}`,
+      args: () => {
+        const x = rand(outer * r * inner, i + 1);
+        return { x: half ? bf16(x) : x, out: new Float32Array(outer * inner).fill(7), outer, r, inner };
+      },
+      outputs: ['out'] as const,
+      tol: tol(1e-6, 1e-6),
+    })),
+  );
 }
 
 export function reduceMaxCases(): KernelCase<'reduceMax'>[] {
