@@ -390,6 +390,22 @@ export const KERNELS = {
     }),
   }),
 
+  addScaledRows: kernel({
+    doc: 'out[r, c] = x[r, c] + y[r, c] * scale[r] over [rows, cols] (x null: 0): a residual add with drop-path, and its gradient',
+    fields: {
+      /** The residual; null for y * scale alone (the gradient of the branch). */
+      x: optionalBuffer('f32'),
+      y: buffer('f32'),
+      /** One factor per row (drop-path's per-sample 0 or 1 / (1 - p)). */
+      scale: buffer('f32'),
+      /** float32, or bfloat16 (computed in float32, then rounded) for a GEMM's operand. */
+      out: buffer('f32', 'bf16'),
+      rows: size(),
+      cols: size(),
+    },
+    extents: ({ rows, cols }) => ({ x: rows * cols, y: rows * cols, scale: rows, out: rows * cols }),
+  }),
+
   dropoutMask: kernel({
     doc: 'mask[i] = u(seed, offset + i) >= p ? 1 / (1 - p) : 0, u the counter-based hashUniform (src/tensor/hash.ts)',
     fields: {

@@ -1,7 +1,6 @@
 /** One transformer encoder block; LaPE's position embedding enters only the attention input. */
 import { DropPath, LayerNorm } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { add } from '../ops/binary.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Attention, type AttentionOptions } from './attention.js';
@@ -47,14 +46,14 @@ export class Block extends Module {
     // Under autocast, norms whose output only feeds a GEMM (qkv, fc1) write it in bfloat16.
     const gemmInput = { feedsGemm: true };
     const a = this.attn.forward(this.norm1.forward(x, pe, gemmInput));
-    const x1 = add(x, this.dropPath.forward(a));
+    const x1 = this.dropPath.addTo(x, a);
     switch (this.opts.style) {
       case 'prenorm':
-        return add(x1, this.dropPath.forward(this.mlp.forward(this.norm2.forward(x1, null, gemmInput))));
+        return this.dropPath.addTo(x1, this.mlp.forward(this.norm2.forward(x1, null, gemmInput)));
       case 'cct': {
         // Compact Transformers normalize the residual stream itself before the MLP.
         const x2 = this.norm2.forward(x1);
-        return add(x2, this.dropPath.forward(this.mlp.forward(x2)));
+        return this.dropPath.addTo(x2, this.mlp.forward(x2));
       }
     }
   }

@@ -1,7 +1,7 @@
 /** Small single-purpose layers with the reference's parameter names and initialization. */
 import { conv2d } from '../ops/conv2d.js';
 import { full, randUniform, truncNormal, zeros } from '../ops/creation.js';
-import { dropout, dropPath } from '../ops/dropout.js';
+import { addDropPath, dropout, dropPath } from '../ops/dropout.js';
 import { layerNorm } from '../ops/layer_norm.js';
 import type { GemmOperandOptions } from '../ops/autocast.js';
 import { linear } from '../ops/linear.js';
@@ -101,5 +101,10 @@ export class DropPath extends Module {
 
   forward(x: Tensor): Tensor {
     return dropPath(x, this.p, this.training, this.rng);
+  }
+
+  /** `x + forward(branch)` fused into one kernel each way (a block's residual add). */
+  addTo(x: Tensor, branch: Tensor): Tensor {
+    return addDropPath(x, branch, this.p, this.training, this.rng);
   }
 }

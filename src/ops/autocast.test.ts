@@ -15,6 +15,7 @@ import { attention } from './attention.js';
 import { add, mul } from './binary.js';
 import { autocast, gemmDType } from './autocast.js';
 import { conv2d } from './conv2d.js';
+import { addDropPath } from './dropout.js';
 import { layerNorm } from './layer_norm.js';
 import { linear } from './linear.js';
 import { matmul } from './matmul.js';
@@ -216,8 +217,11 @@ describeBackends('autocast', () => {
             // gradients meet at the LN output and are summed in float32).
             const h = layerNorm(x, null, null, 1e-6, null, { feedsGemm: true });
             const a = gelu(linear(h, w1, b1), { feedsGemm: true });
-            const y = add(sum(linear(a, w2, b2)), sum(linear(h, w3)));
-            for (const t of [h, a, a.gradFn?.inputs[0]]) {
+            // fc2's output enters a residual add with drop-path, whose kernel hands fc2 a bfloat16 gradient.
+            const fc2 = linear(a, w2, b2);
+            const r = addDropPath(x, fc2, 0.3, true, new Rng(2));
+            const y = add(sum(r), sum(linear(h, w3)));
+            for (const t of [h, a, a.gradFn?.inputs[0], fc2]) {
               const fn = t?.gradFn as { name: string; backward: (dy: Tensor) => readonly (Tensor | null)[] };
               const inner = fn.backward;
               fn.backward = (dy) => {
@@ -235,9 +239,14 @@ describeBackends('autocast', () => {
         return { grads: leaves.map((t) => (t.grad as Tensor).toArray()), seen: seen.sort() };
       };
       const [f32, bf16] = [run(false), run(true)];
-      assert.deepEqual(f32.seen, ['gelu:float32', 'layerNorm:float32', 'linear:float32']);
+      assert.deepEqual(f32.seen, ['gelu:float32', 'layerNorm:float32', 'linear:float32', 'linear:float32']);
       // fc2 passes GELU a bfloat16 gradient, GELU passes fc1 one; the LN output's two are summed in float32.
-      assert.deepEqual(bf16.seen, ['gelu:bfloat16', 'layerNorm:float32', 'linear:bfloat16']);
+      assert.deepEqual(bf16.seen, [
+        'gelu:bfloat16',
+        'layerNorm:float32',
+        'linear:bfloat16',
+        'linear:bfloat16',
+      ]);
       f32.grads.forEach((g, i) => assertClose(bf16.grads[i], g, 3e-2, 3e-2, `gradient ${i}`));
       assert.notDeepEqual(bf16.grads, f32.grads, 'autocast changed the arithmetic');
     });

@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Rng } from '../tensor/random.js';
 import { dispatch } from '../backend/dispatch.js';
-import { describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
+import { assertClose, describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
 import { ones } from './creation.js';
-import { dropout, dropPath } from './dropout.js';
+import { backward } from '../autograd/tape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { add, mul } from './binary.js';
+import { addDropPath, dropout, dropPath } from './dropout.js';
+import { sum } from './reduce.js';
 
 describeBackends('dropout and dropPath', () => {
   it('drops about p of the elements and scales the rest by 1/(1-p)', () => {
@@ -53,5 +57,31 @@ describeBackends('dropout and dropPath', () => {
     const x = param(randTensor([3, 4, 5], rng));
     gradcheck((t) => dropout(t, 0.3, true, new Rng(11)), [x]);
     gradcheck((t) => dropPath(t, 0.5, true, new Rng(12)), [x]);
+    const r = param(randTensor([3, 4, 5], rng));
+    gradcheck((a, b) => addDropPath(a, b, 0.5, true, new Rng(13)), [r, x]);
+  });
+
+  it('the fused residual add equals x + dropPath(branch) with the same mask, both ways', () => {
+    const rng = new Rng(5);
+    const run = (fused: boolean): number[][] => {
+      const x = param(randTensor([6, 5, 8], new Rng(6)));
+      const b = param(randTensor([6, 5, 8], new Rng(7)));
+      const w = randTensor([6, 5, 8], new Rng(8));
+      const y = fused ? addDropPath(x, b, 0.4, true, new Rng(9)) : add(x, dropPath(b, 0.4, true, new Rng(9)));
+      backward(sum(mul(y, w)));
+      return [y.toArray(), (x.grad as Tensor).toArray(), (b.grad as Tensor).toArray()];
+    };
+    const [fused, plain] = [run(true), run(false)];
+    fused.forEach((v, i) => assertClose(v, plain[i], 1e-6, 1e-6, ['y', 'dx', 'dbranch'][i]));
+    assert.ok(
+      fused[2].some((v) => v === 0) && fused[2].some((v) => v !== 0),
+      'some samples dropped, some kept',
+    );
+    const x = randTensor([2, 3], rng);
+    assert.deepEqual(
+      addDropPath(x, x, 0.4, false, new Rng(1)).toArray(),
+      add(x, x).toArray(),
+      'eval: plain add',
+    );
   });
 });

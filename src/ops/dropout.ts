@@ -10,7 +10,9 @@ import { record } from '../autograd/tape.js';
 import { dispatch } from '../backend/dispatch.js';
 import type { Rng } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
-import { binaryRaw } from './binary.js';
+import { shapeEq } from '../tensor/shape.js';
+import { emptyGrad, gemmDType } from './autocast.js';
+import { add, binaryRaw } from './binary.js';
 
 /**
  * Where the rows of one forward pass sit in the whole batch of an optimizer step, so that dropout and
@@ -115,4 +117,37 @@ export function dropPath(x: Tensor, p: number, training: boolean, rng: Rng): Ten
   const mask = Tensor.empty([x.shape[0], ...x.shape.slice(1).map(() => 1)]);
   fillDropoutMask(rng.seed(), p, mask);
   return applyMask(x, mask, 'dropPath');
+}
+
+/**
+ * `x + dropPath(branch)`, a block's residual add with stochastic depth, in one pass each way: the
+ * forward adds the branch scaled per sample (the same mask `dropPath` draws), the backward passes dy
+ * to x and writes the branch's gradient dy * scale, in bfloat16 under autocast when the branch's
+ * producer takes it (a GEMM's output, see `emptyGrad`). `add(x, branch)` when not dropping.
+ */
+export function addDropPath(x: Tensor, branch: Tensor, p: number, training: boolean, rng: Rng): Tensor {
+  checkP('dropPath', p);
+  if (!training || p === 0) return add(x, branch);
+  if (!shapeEq(x.shape, branch.shape)) {
+    throw new Error(
+      `addDropPath: residual ${x.describe()} and branch ${branch.describe()} must have one shape`,
+    );
+  }
+  const rows = x.shape[0];
+  const cols = x.size / rows;
+  const scale = Tensor.empty([rows]);
+  fillDropoutMask(rng.seed(), p, scale);
+  const out = Tensor.empty(x.shape);
+  dispatch.addScaledRows({ x, y: branch, scale, out, rows, cols });
+  const half = gemmDType() === 'bfloat16';
+  record(out, 'addDropPath', [x, branch], (dy) => {
+    let db: Tensor | null = null;
+    if (branch.requiresGrad) {
+      db = emptyGrad(branch, half);
+      dispatch.addScaledRows({ x: null, y: dy, scale, out: db, rows, cols });
+    }
+    return [x.requiresGrad ? dy.view(x.shape) : null, db];
+  });
+  if (!out.requiresGrad) scale.dispose();
+  return out;
 }

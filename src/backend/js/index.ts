@@ -6,7 +6,7 @@ import type { Backend } from '../backend.js';
 import { cast } from './cast.js';
 import { col2im, im2col, maxPool2d } from './conv.js';
 import { gatherRows, scatterAddRows, stridedCopy } from './copy.js';
-import { dropoutMask } from './dropout.js';
+import { addScaledRows, dropoutMask } from './dropout.js';
 import { affine, binary, pow, unary, unaryBackward } from './elementwise.js';
 import { layerNorm, layerNormBackward } from './layer_norm.js';
 import { matmul, matmulStrided } from './matmul.js';
@@ -32,6 +32,7 @@ export const jsBackend: Backend = {
   layerNorm,
   layerNormBackward,
   dropoutMask,
+  addScaledRows,
   im2col,
   col2im,
   maxPool2d,

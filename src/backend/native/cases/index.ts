@@ -22,6 +22,7 @@ import {
 } from './pointwise.js';
 import {
   col2imCases,
+  addScaledRowsCases,
   dropoutMaskCases,
   gatherRowsCases,
   im2colCases,
@@ -51,6 +52,7 @@ export const CASES: Cases = {
   layerNorm: layerNormCases,
   layerNormBackward: layerNormBackwardCases,
   dropoutMask: dropoutMaskCases,
+  addScaledRows: addScaledRowsCases,
   im2col: im2colCases,
   col2im: col2imCases,
   maxPool2d: maxPool2dCases,

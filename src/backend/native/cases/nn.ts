@@ -192,6 +192,40 @@ export function dropoutMaskCases(): KernelCase<'dropoutMask'>[] {
   return out;
 }
 
+export function addScaledRowsCases(): KernelCase<'addScaledRows'>[] {
+  const out: KernelCase<'addScaledRows'>[] = [];
+  let seed = 900;
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 17],
+    [128, 16640],
+    [2, 40000],
+  ])
+    for (const residual of [true, false])
+      for (const half of [false, true]) {
+        const s = seed++;
+        out.push({
+          what: `addScaledRows ${rows}x${cols} residual=${residual} bf16 out=${half}`,
+          args: () => {
+            const scale = rand(rows, s, 0, 2);
+            if (rows > 2) scale[1] = 0; // a dropped sample
+            return {
+              x: residual ? rand(rows * cols, s + 1) : null,
+              y: rand(rows * cols, s + 2),
+              scale,
+              out: outBuf(half, rows * cols),
+              rows,
+              cols,
+            };
+          },
+          outputs: ['out'],
+          // float32 may differ by the fused multiply-add's single rounding; bfloat16 by one step where that lands.
+          tol: half ? tol(8e-3, 1e-6) : tol(1e-6, 1e-6),
+        });
+      }
+  return out;
+}
+
 export const CONV_GEOMETRIES: [number, number, number, number, number, number, number][] = [
   // channels, height, width, kernelH, kernelW, stride, pad
   [3, 32, 32, 4, 4, 4, 0],
