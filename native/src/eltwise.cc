@@ -51,11 +51,17 @@ inline float fwd(float x) {
 inline void store(float* p, float v) { *p = v; }
 inline void store(uint16_t* p, float v) { *p = toBf16(v); }
 
-/** Y is float, or uint16_t for a bfloat16 output (computed in float32, rounded on the store). */
-template <int OP, class Y>
-LAPE_CLONES void fwdChunk(const float* x, Y* y, i64 n) {
+inline float ld(float v) { return v; }
+inline float ld(uint16_t v) { return fromBf16(v); }
+
+/**
+ * X and Y are float, or uint16_t for bfloat16 (widened on the load, computed in float32, rounded on
+ * the store): an MLP's GELU reads fc1's bfloat16 output and writes fc2's bfloat16 input under autocast.
+ */
+template <int OP, class X, class Y>
+LAPE_CLONES void fwdChunk(const X* x, Y* y, i64 n) {
 #pragma omp simd
-  for (i64 i = 0; i < n; i++) store(y + i, fwd<OP>(x[i]));
+  for (i64 i = 0; i < n; i++) store(y + i, fwd<OP>(ld(x[i])));
 }
 
 template <int OP>
@@ -78,14 +84,21 @@ inline float bwd(float x, float y, float dy) {
   return dy;
 }
 
-inline float ld(float v) { return v; }
-inline float ld(uint16_t v) { return fromBf16(v); }
+/** X, DY and DX are float, or uint16_t for bfloat16 (widened on the load, rounded on the store). */
+template <int OP>
+constexpr bool needsY() {
+  return OP == EXP || OP == SQRT || OP == RSQRT || OP == TANH || OP == RECIPROCAL;
+}
 
-/** DY and DX are float, or uint16_t for bfloat16 (widened on the load, rounded on the store). */
-template <int OP, class DY, class DX>
-LAPE_CLONES void bwdChunk(const float* x, const float* y, const DY* dy, DX* dx, i64 n) {
+/** y (the forward output, float32) is read only by the ops that need it; null for the others. */
+template <int OP, class X, class DY, class DX>
+LAPE_CLONES void bwdChunk(const X* x, const float* y, const DY* dy, DX* dx, i64 n) {
 #pragma omp simd
-  for (i64 i = 0; i < n; i++) store(dx + i, bwd<OP>(x[i], y[i], ld(dy[i])));
+  for (i64 i = 0; i < n; i++) {
+    float yi = 0.0f;
+    if constexpr (needsY<OP>()) yi = y[i];
+    store(dx + i, bwd<OP>(ld(x[i]), yi, ld(dy[i])));
+  }
 }
 
 // ---- scalar (double precision libm) paths ------------------------------------------------------
@@ -101,40 +114,48 @@ inline float scalarFwd(int op, float xf) {
 }
 
 
-template <int OP, class Y>
-void runFwd(const float* x, Y* y, i64 n) {
-  parallelFor(n, kGrain, [&](i64 b, i64 e) { fwdChunk<OP, Y>(x + b, y + b, e - b); });
+template <int OP, class X, class Y>
+void runFwd(const X* x, Y* y, i64 n) {
+  parallelFor(n, kGrain, [&](i64 b, i64 e) { fwdChunk<OP, X, Y>(x + b, y + b, e - b); });
 }
-/** dy and dx as float32 or bfloat16 (see bwdChunk). */
+
+/** x, dy and dx as float32 or bfloat16 (see bwdChunk). */
 struct GradBufs {
-  FloatBuf dy, dx;
+  FloatBuf x, dy, dx;
 };
 
-template <int OP, class DY, class DX>
-void runBwdT(const float* x, const float* y, const GradBufs& g, i64 n) {
+template <int OP, class X, class DY, class DX>
+void runBwdT(const float* y, const GradBufs& g, i64 n) {
+  const X* x = static_cast<const X*>(g.x.data);
   const DY* dy = static_cast<const DY*>(g.dy.data);
   DX* dx = static_cast<DX*>(g.dx.data);
-  parallelFor(n, kGrain, [&](i64 b, i64 e) { bwdChunk<OP, DY, DX>(x + b, y + b, dy + b, dx + b, e - b); });
+  parallelFor(n, kGrain, [&](i64 b, i64 e) { bwdChunk<OP, X, DY, DX>(x + b, y ? y + b : nullptr, dy + b, dx + b, e - b); });
+}
+
+template <int OP, class X>
+void runBwdX(const float* y, const GradBufs& g, i64 n) {
+  const bool dyh = g.dy.type == Float::BF16, dxh = g.dx.type == Float::BF16;
+  if (!dyh && !dxh) runBwdT<OP, X, float, float>(y, g, n);
+  else if (!dyh) runBwdT<OP, X, float, uint16_t>(y, g, n);
+  else if (!dxh) runBwdT<OP, X, uint16_t, float>(y, g, n);
+  else runBwdT<OP, X, uint16_t, uint16_t>(y, g, n);
 }
 
 template <int OP>
-void runBwd(const float* x, const float* y, const GradBufs& g, i64 n) {
-  const bool dyh = g.dy.type == Float::BF16, dxh = g.dx.type == Float::BF16;
-  if (!dyh && !dxh) runBwdT<OP, float, float>(x, y, g, n);
-  else if (!dyh) runBwdT<OP, float, uint16_t>(x, y, g, n);
-  else if (!dxh) runBwdT<OP, uint16_t, float>(x, y, g, n);
-  else runBwdT<OP, uint16_t, uint16_t>(x, y, g, n);
+void runBwd(const float* y, const GradBufs& g, i64 n) {
+  if (g.x.type == Float::BF16) runBwdX<OP, uint16_t>(y, g, n);
+  else runBwdX<OP, float>(y, g, n);
 }
 
-template <class Y>
-void scalarForwardAll(int op, const float* x, Y* y, i64 n) {
+template <class X, class Y>
+void scalarForwardAll(int op, const X* x, Y* y, i64 n) {
   parallelFor(n, 2048, [&](i64 b, i64 e) {
-    for (i64 i = b; i < e; i++) store(y + i, scalarFwd(op, x[i]));
+    for (i64 i = b; i < e; i++) store(y + i, scalarFwd(op, ld(x[i])));
   });
 }
 
-template <class Y>
-void forwardAll(int op, const float* xp, Y* yp, i64 n) {
+template <class X, class Y>
+void forwardAll(int op, const X* xp, Y* yp, i64 n) {
   switch (op) {
     case NEG: runFwd<NEG>(xp, yp, n); break;
     case EXP: runFwd<EXP>(xp, yp, n); break;
@@ -150,46 +171,50 @@ void forwardAll(int op, const float* xp, Y* yp, i64 n) {
   }
 }
 
+template <class X>
+void forwardX(int op, const X* xp, const FloatBuf& out, i64 n) {
+  if (out.type == Float::BF16) forwardAll(op, xp, static_cast<uint16_t*>(out.data), n);
+  else forwardAll(op, xp, static_cast<float*>(out.data), n);
+}
+
 napi_value Unary(napi_env env, napi_callback_info info) {
   Fields f(env, info, "unary");
   const int op = f.choice("op", kOpNames, NUM_OPS);
-  View<float> x = f.f32("x");
-  const FloatBuf out = f.floating("out");
+  const FloatBuf x = f.floating("x"), out = f.floating("out");
   const i64 n = out.len;
   need(x, n, "x", f);
   if (n == 0) return nullptr;
-  if (out.type == Float::BF16) forwardAll(op, x.data, static_cast<uint16_t*>(out.data), n);
-  else forwardAll(op, x.data, static_cast<float*>(out.data), n);
+  if (x.type == Float::BF16) forwardX(op, static_cast<const uint16_t*>(x.data), out, n);
+  else forwardX(op, static_cast<const float*>(x.data), out, n);
   return nullptr;
 }
 
 napi_value UnaryBackward(napi_env env, napi_callback_info info) {
   Fields f(env, info, "unaryBackward");
   const int op = f.choice("op", kOpNames, NUM_OPS);
-  View<float> x = f.f32("x"), y = f.f32opt("y");
-  const GradBufs g{f.floating("dy"), f.floating("dx")};
+  View<float> y = f.f32opt("y");
+  const GradBufs g{f.floating("x"), f.floating("dy"), f.floating("dx")};
   const i64 n = g.dx.len;
-  need(x, n, "x", f);
+  need(g.x, n, "x", f);
   need(g.dy, n, "dy", f);
-  const bool needsY = op == EXP || op == SQRT || op == RSQRT || op == TANH || op == RECIPROCAL;
-  if (needsY && !f.has("y")) fail(f.where() + "op '" + kOpNames[op] + "' needs its forward output y");
-  if (needsY) need(y, n, "y", f);
+  const bool wantsY = op == EXP || op == SQRT || op == RSQRT || op == TANH || op == RECIPROCAL;
+  if (wantsY && !f.has("y")) fail(f.where() + "op '" + kOpNames[op] + "' needs its forward output y");
+  if (wantsY) need(y, n, "y", f);
   if (n == 0) return nullptr;
-  // The ops that do not need y never read it; they get x in its place so no loop touches null.
-  const float *xp = x.data, *yp = needsY ? y.data : x.data;
+  const float* yp = wantsY ? y.data : nullptr;  // the other ops never read y
   switch (op) {
-    case NEG: runBwd<NEG>(xp, yp, g, n); break;
-    case EXP: runBwd<EXP>(xp, yp, g, n); break;
-    case LOG: runBwd<LOG>(xp, yp, g, n); break;
-    case SQRT: runBwd<SQRT>(xp, yp, g, n); break;
-    case RSQRT: runBwd<RSQRT>(xp, yp, g, n); break;
-    case TANH: runBwd<TANH>(xp, yp, g, n); break;
-    case RELU: runBwd<RELU>(xp, yp, g, n); break;
-    case ABS: runBwd<ABS>(xp, yp, g, n); break;
-    case SQUARE: runBwd<SQUARE>(xp, yp, g, n); break;
-    case RECIPROCAL: runBwd<RECIPROCAL>(xp, yp, g, n); break;
-    case ERF: runBwd<ERF>(xp, yp, g, n); break;
-    case GELU: runBwd<GELU>(xp, yp, g, n); break;
+    case NEG: runBwd<NEG>(yp, g, n); break;
+    case EXP: runBwd<EXP>(yp, g, n); break;
+    case LOG: runBwd<LOG>(yp, g, n); break;
+    case SQRT: runBwd<SQRT>(yp, g, n); break;
+    case RSQRT: runBwd<RSQRT>(yp, g, n); break;
+    case TANH: runBwd<TANH>(yp, g, n); break;
+    case RELU: runBwd<RELU>(yp, g, n); break;
+    case ABS: runBwd<ABS>(yp, g, n); break;
+    case SQUARE: runBwd<SQUARE>(yp, g, n); break;
+    case RECIPROCAL: runBwd<RECIPROCAL>(yp, g, n); break;
+    case ERF: runBwd<ERF>(yp, g, n); break;
+    case GELU: runBwd<GELU>(yp, g, n); break;
     default: fail(f.where() + "unknown op");
   }
   return nullptr;

@@ -174,8 +174,8 @@ export const KERNELS = {
   }),
 
   unary: kernel({
-    doc: 'out = f(x) element-wise (out may be bfloat16: computed in float32, then rounded)',
-    fields: { op: choice('unaryOp', UNARY_OPS), x: buffer('f32'), out: buffer('f32', 'bf16') },
+    doc: 'out = f(x) element-wise (x and out may be bfloat16: computed in float32, rounded on the store)',
+    fields: { op: choice('unaryOp', UNARY_OPS), x: buffer('f32', 'bf16'), out: buffer('f32', 'bf16') },
     check: ({ x, out }) => sameLength('x', x, 'out', out),
   }),
 
@@ -183,7 +183,8 @@ export const KERNELS = {
     doc: "dx = dy * f'(x); y = f(x) is passed for the ops whose derivative is cheapest from it",
     fields: {
       op: choice('unaryOp', UNARY_OPS),
-      x: buffer('f32'),
+      /** The forward input, as the forward read it (float32 or bfloat16). */
+      x: buffer('f32', 'bf16'),
       /** The forward output; needed only by the ops in UNARY_OPS_WITH_Y_DERIVATIVE. */
       y: optionalBuffer('f32'),
       /** float32 or bfloat16 (a gradient passed between bfloat16 GEMMs under autocast). */

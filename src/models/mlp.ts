@@ -18,8 +18,10 @@ export class Mlp extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // GELU's output feeds fc2 directly (bfloat16 under autocast) unless dropout sits in between.
+    // Under autocast fc1 writes its output in bfloat16 (only GELU reads it, widening it exactly), and
+    // GELU's output feeds fc2 directly in bfloat16 too unless dropout sits in between.
     const feedsGemm = !this.training || this.drop.p === 0;
-    return this.drop.forward(this.fc2.forward(this.drop.forward(gelu(this.fc1.forward(x), { feedsGemm }))));
+    const h = this.fc1.forward(x, { feedsGemm: true });
+    return this.drop.forward(this.fc2.forward(this.drop.forward(gelu(h, { feedsGemm }))));
   }
 }

@@ -66,7 +66,11 @@ export function ampAvailable(requested: boolean, warn: (message: string) => void
  * a conversion pass (PyTorch's autocast keeps such activations in bfloat16 too).
  */
 export interface GemmOperandOptions {
-  /** The result is only ever multiplied by a GEMM-class op (linear, attention, matmul). */
+  /**
+   * The result is only ever read by a GEMM-class op (linear, attention, matmul), or by an element-wise
+   * op on the way to one that reads bfloat16 exactly as PyTorch's autocast hands it over (GELU between
+   * an MLP's two linears: fc1's output is bfloat16 there too).
+   */
   feedsGemm?: boolean;
 }
 

@@ -4,17 +4,18 @@ import type { UnaryOp } from '../backend/backend.js';
 import { dispatch } from '../backend/dispatch.js';
 import { UNARY_OPS_WITH_Y_DERIVATIVE } from '../backend/kernels.js';
 import { Tensor } from '../tensor/tensor.js';
-import { emptyGrad, emptyResult, type GemmOperandOptions } from './autocast.js';
+import { emptyGrad, emptyResult, gemmDType, type GemmOperandOptions } from './autocast.js';
 
 function unaryOp(op: UnaryOp, x: Tensor, opts?: GemmOperandOptions): Tensor {
-  if (x.dtype !== 'float32') throw new Error(`${op}: ${x.describe()} must be float32`);
-  // An op whose derivative reads its output keeps that output in float32.
+  // An op whose derivative reads its output keeps that output in float32, and reads float32 x.
   const needsY = UNARY_OPS_WITH_Y_DERIVATIVE.includes(op);
+  if (x.dtype === 'int32' || (needsY && x.dtype !== 'float32'))
+    throw new Error(`${op}: ${x.describe()} must be float32${needsY ? '' : ' or bfloat16'}`);
   const out = needsY ? Tensor.empty(x.shape) : emptyResult(x.shape, opts);
   dispatch.unary({ op, x, out });
-  // An op whose result feeds a GEMM under autocast takes its gradient in bfloat16 from that GEMM, and
-  // passes its own back in bfloat16 where x's producer takes one (an MLP's fc1 under fc2).
-  const half = out.dtype === 'bfloat16';
+  // Under autocast the kernel takes its gradient in bfloat16 (from a GEMM it feeds) and passes its own
+  // back in bfloat16 where x's producer takes one (an MLP's GELU between fc1 and fc2).
+  const half = gemmDType() === 'bfloat16';
   const backward = (dy: Tensor): Tensor[] => {
     const dx = emptyGrad(x, half);
     dispatch.unaryBackward({ op, x, y: needsY ? out : null, dy, dx });

@@ -65,15 +65,20 @@ function derivative(op: UnaryOp): (x: number, y: number) => number {
   }
 }
 
-export function unary({ op, x, out }: KernelArgs<'unary'>): void {
+/** A bfloat16 buffer widened to float32 (exact); a float32 one as it is. */
+const widened = (a: Float32Array | Uint16Array): Float32Array =>
+  a instanceof Uint16Array ? Float32Array.from(a, fromBf16Bits) : a;
+
+export function unary({ op, out, ...args }: KernelArgs<'unary'>): void {
   const f = unaryFn(op);
+  const x = widened(args.x);
   if (out instanceof Uint16Array) for (let i = 0; i < x.length; i++) out[i] = toBf16Bits(f(x[i]));
   else for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
 }
 
-export function unaryBackward({ op, x, y, dy, dx }: KernelArgs<'unaryBackward'>): void {
+export function unaryBackward({ op, y, dx, ...args }: KernelArgs<'unaryBackward'>): void {
   const d = derivative(op);
-  const g = dy instanceof Uint16Array ? Float32Array.from(dy, fromBf16Bits) : dy;
+  const [x, g] = [widened(args.x), widened(args.dy)];
   if (dx instanceof Uint16Array) {
     for (let i = 0; i < g.length; i++) dx[i] = toBf16Bits(g[i] * d(x[i], y ? y[i] : NaN));
   } else {

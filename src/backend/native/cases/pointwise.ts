@@ -1,6 +1,6 @@
 /** Kernel comparison cases: Element-wise, reduction and strided-copy cases. */
 import { jsBackend } from '../../js/index.js';
-import { type BinaryOp, type UnaryOp } from '../../kernels.js';
+import { type BinaryOp, type UnaryOp, UNARY_OPS_WITH_Y_DERIVATIVE } from '../../kernels.js';
 import { type KernelCase, bf16, broadcastStrides, prod, rand, tol } from './common.js';
 
 export const UNARY_DOMAINS: Record<UnaryOp, [number, number]> = {
@@ -38,6 +38,13 @@ export function unaryCases(): KernelCase<'unary'>[] {
         outputs: ['out'],
         tol: tol(2e-6, 1e-6),
       });
+      // bfloat16 in and out (an MLP's GELU between two bfloat16 GEMMs)
+      out.push({
+        what: `unary ${op} n=${n} bf16 x and out`,
+        args: () => ({ op, x: bf16(unaryInput(op, n, s)), out: new Uint16Array(n) }),
+        outputs: ['out'],
+        tol: tol(8e-3, 1e-6),
+      });
     }
   for (const op of ['exp', 'gelu', 'sqrt', 'neg'] as UnaryOp[]) {
     out.push({
@@ -63,14 +70,16 @@ export function unaryBackwardCases(): KernelCase<'unaryBackward'>[] {
         const s = seed;
         seed += 2;
         out.push({
-          what: `unaryBackward ${op} n=${n} bf16 dy/dx=${half}`,
+          what: `unaryBackward ${op} n=${n} bf16 (x,) dy, dx=${half}`,
           args: () => {
             const x = unaryInput(op, n, s);
             const y = new Float32Array(n);
             jsBackend.unary({ op, x, out: y });
             const dy = rand(n, s + 1);
+            // bfloat16 x too where the derivative reads only x
+            const xh = UNARY_OPS_WITH_Y_DERIVATIVE.includes(op) ? x : bf16(x);
             return half
-              ? { op, x, y, dy: bf16(dy), dx: new Uint16Array(n) }
+              ? { op, x: xh, y, dy: bf16(dy), dx: new Uint16Array(n) }
               : { op, x, y, dy, dx: new Float32Array(n) };
           },
           outputs: ['dx'],
