@@ -11,6 +11,8 @@ namespace {
 
 inline void store(float* p, float v) { *p = v; }
 inline void store(uint16_t* p, float v) { *p = toBf16(v); }
+inline float ld(float v) { return v; }
+inline float ld(uint16_t v) { return fromBf16(v); }
 
 /** Y is float, or uint16_t for a bfloat16 output (computed in float32, rounded on the store). */
 template <bool G, bool B, bool ADD, class Y>
@@ -40,14 +42,14 @@ LAPE_CLONES void lnForwardRows(const float* LAPE_RESTRICT x, const float* LAPE_R
 }
 
 /** dx for rows [r0, r1); when P, adds dy·xhat and dy into the double partials pg / pb. */
-template <bool G, bool P>
+template <bool G, bool P, class DY>
 LAPE_CLONES void lnBackwardRows(const float* LAPE_RESTRICT x, const float* LAPE_RESTRICT gamma, const float* LAPE_RESTRICT mean,
-                                const float* LAPE_RESTRICT rstd, const float* LAPE_RESTRICT dy, float* LAPE_RESTRICT dx, i64 r0,
+                                const float* LAPE_RESTRICT rstd, const DY* LAPE_RESTRICT dy, float* LAPE_RESTRICT dx, i64 r0,
                                 i64 r1, i64 cols, double* LAPE_RESTRICT pg, double* LAPE_RESTRICT pb) {
   const float invN = 1.0f / static_cast<float>(cols);
   for (i64 row = r0; row < r1; row++) {
     const float* LAPE_RESTRICT xr = x + row * cols;
-    const float* LAPE_RESTRICT dyr = dy + row * cols;
+    const DY* LAPE_RESTRICT dyr = dy + row * cols;
     float* LAPE_RESTRICT dxr = dx + row * cols;
     const float mu = mean[row], rs = rstd[row];
     // sg = sum(g), sgx = sum(g * xhat) with g = dy * gamma.
@@ -64,7 +66,7 @@ LAPE_CLONES void lnBackwardRows(const float* LAPE_RESTRICT x, const float* LAPE_
     float sg = simd::hsum(s0), sgx = simd::hsum(s1);
     for (; j < cols; j++) {
       const float xh = (xr[j] - mu) * rs;
-      const float g = G ? dyr[j] * gamma[j] : dyr[j];
+      const float g = G ? ld(dyr[j]) * gamma[j] : ld(dyr[j]);
       sg += g;
       sgx += g * xh;
     }
@@ -72,15 +74,15 @@ LAPE_CLONES void lnBackwardRows(const float* LAPE_RESTRICT x, const float* LAPE_
 #pragma omp simd
     for (i64 j = 0; j < cols; j++) {
       float xh = (xr[j] - mu) * rs;
-      float g = G ? dyr[j] * gamma[j] : dyr[j];
+      float g = G ? ld(dyr[j]) * gamma[j] : ld(dyr[j]);
       dxr[j] = rs * (g - a - xh * b);
     }
     if constexpr (P) {
 #pragma omp simd
       for (i64 j = 0; j < cols; j++) {
         float xh = (xr[j] - mu) * rs;
-        pg[j] += static_cast<double>(dyr[j] * xh);
-        pb[j] += static_cast<double>(dyr[j]);
+        pg[j] += static_cast<double>(ld(dyr[j]) * xh);
+        pb[j] += static_cast<double>(ld(dyr[j]));
       }
     }
   }
@@ -138,25 +140,14 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-/**
- * lnBackwardRows over rows [r0, r1) with dy float32 or bfloat16: a bfloat16 dy is widened (exactly)
- * a tile of rows at a time into per-thread scratch.
- */
+/** lnBackwardRows over rows [r0, r1) with dy float32 or bfloat16 (widened in registers, exactly). */
 template <bool G, bool P>
 void lnBackwardRange(const float* x, const float* gamma, const float* mean, const float* rstd, const FloatBuf& dy, float* dx, i64 r0,
                      i64 r1, i64 cols, double* pg, double* pb) {
-  if (dy.type == Float::F32) {
+  if (dy.type == Float::BF16)
+    lnBackwardRows<G, P>(x, gamma, mean, rstd, static_cast<const uint16_t*>(dy.data), dx, r0, r1, cols, pg, pb);
+  else
     lnBackwardRows<G, P>(x, gamma, mean, rstd, static_cast<const float*>(dy.data), dx, r0, r1, cols, pg, pb);
-    return;
-  }
-  static thread_local Scratch scratch;
-  const i64 tile = std::max<i64>(1, 4096 / cols);
-  float* g = scratch.as<float>(static_cast<size_t>(tile * cols));
-  for (i64 r = r0; r < r1; r += tile) {
-    const i64 rows = std::min(tile, r1 - r), off = r * cols;
-    widenRun(static_cast<const uint16_t*>(dy.data) + off, g, rows * cols);
-    lnBackwardRows<G, P>(x + off, gamma, mean + r, rstd + r, g, dx + off, 0, rows, cols, pg, pb);
-  }
 }
 
 template <bool G>

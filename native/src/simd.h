@@ -21,6 +21,19 @@ inline v16f load(const float* p) {
   return v;
 }
 
+typedef uint16_t v16u16 __attribute__((vector_size(32)));
+typedef uint32_t v16u32 __attribute__((vector_size(64)));
+
+/** 16 bfloat16 values widened to float32 (exact: the bits move to the upper half). */
+inline v16f load(const uint16_t* p) {
+  v16u16 h;
+  std::memcpy(&h, p, sizeof(h));
+  const v16u32 w = __builtin_convertvector(h, v16u32) << 16;
+  v16f v;
+  std::memcpy(&v, &w, sizeof(v));
+  return v;
+}
+
 inline v16f splat(float x) { return v16f{} + x; }
 
 inline float hsum(v16f v) {
