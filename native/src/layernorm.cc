@@ -42,7 +42,7 @@ LAPE_CLONES void lnForwardRows(const float* LAPE_RESTRICT x, const float* LAPE_R
 }
 
 /** dx for rows [r0, r1); when P, adds dy·xhat and dy into the double partials pg / pb. */
-template <bool G, bool P, class DY>
+template <bool G, bool P, bool ACC, class DY>
 LAPE_CLONES void lnBackwardRows(const float* LAPE_RESTRICT x, const float* LAPE_RESTRICT gamma, const float* LAPE_RESTRICT mean,
                                 const float* LAPE_RESTRICT rstd, const DY* LAPE_RESTRICT dy, float* LAPE_RESTRICT dx, i64 r0,
                                 i64 r1, i64 cols, double* LAPE_RESTRICT pg, double* LAPE_RESTRICT pb) {
@@ -75,7 +75,7 @@ LAPE_CLONES void lnBackwardRows(const float* LAPE_RESTRICT x, const float* LAPE_
     for (i64 j = 0; j < cols; j++) {
       float xh = (xr[j] - mu) * rs;
       float g = G ? ld(dyr[j]) * gamma[j] : ld(dyr[j]);
-      dxr[j] = rs * (g - a - xh * b);
+      dxr[j] = (ACC ? dxr[j] : 0.0f) + rs * (g - a - xh * b);
     }
     if constexpr (P) {
 #pragma omp simd
@@ -140,22 +140,28 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-/** lnBackwardRows over rows [r0, r1) with dy float32 or bfloat16 (widened in registers, exactly). */
+/**
+ * lnBackwardRows over rows [r0, r1) with dy float32 or bfloat16 (widened in registers, exactly), dx
+ * overwritten or accumulated into.
+ */
 template <bool G, bool P>
-void lnBackwardRange(const float* x, const float* gamma, const float* mean, const float* rstd, const FloatBuf& dy, float* dx, i64 r0,
-                     i64 r1, i64 cols, double* pg, double* pb) {
-  if (dy.type == Float::BF16)
-    lnBackwardRows<G, P>(x, gamma, mean, rstd, static_cast<const uint16_t*>(dy.data), dx, r0, r1, cols, pg, pb);
-  else
-    lnBackwardRows<G, P>(x, gamma, mean, rstd, static_cast<const float*>(dy.data), dx, r0, r1, cols, pg, pb);
+void lnBackwardRange(const float* x, const float* gamma, const float* mean, const float* rstd, const FloatBuf& dy, float* dx, bool acc,
+                     i64 r0, i64 r1, i64 cols, double* pg, double* pb) {
+  const uint16_t* dh = static_cast<const uint16_t*>(dy.data);
+  const float* df = static_cast<const float*>(dy.data);
+  const bool half = dy.type == Float::BF16;
+  if (half && acc) lnBackwardRows<G, P, true>(x, gamma, mean, rstd, dh, dx, r0, r1, cols, pg, pb);
+  else if (half) lnBackwardRows<G, P, false>(x, gamma, mean, rstd, dh, dx, r0, r1, cols, pg, pb);
+  else if (acc) lnBackwardRows<G, P, true>(x, gamma, mean, rstd, df, dx, r0, r1, cols, pg, pb);
+  else lnBackwardRows<G, P, false>(x, gamma, mean, rstd, df, dx, r0, r1, cols, pg, pb);
 }
 
 template <bool G>
-void backwardT(const float* x, const float* gamma, const float* mean, const float* rstd, const FloatBuf& dy, float* dx, float* dgamma,
+void backwardT(const float* x, const float* gamma, const float* mean, const float* rstd, const FloatBuf& dy, float* dx, bool acc, float* dgamma,
                float* dbeta, i64 rows, i64 cols) {
   const i64 grain = std::max<i64>(1, 8192 / cols);
   if (!dgamma && !dbeta) {
-    parallelFor(rows, grain, [&](i64 b, i64 e) { lnBackwardRange<G, false>(x, gamma, mean, rstd, dy, dx, b, e, cols, nullptr, nullptr); });
+    parallelFor(rows, grain, [&](i64 b, i64 e) { lnBackwardRange<G, false>(x, gamma, mean, rstd, dy, dx, acc, b, e, cols, nullptr, nullptr); });
     return;
   }
   static thread_local Scratch scratch;
@@ -165,7 +171,7 @@ void backwardT(const float* x, const float* gamma, const float* mean, const floa
     double* pg = part + static_cast<i64>(t) * 2 * cols;
     double* pb = pg + cols;
     std::fill(pg, pg + 2 * cols, 0.0);
-    lnBackwardRange<G, true>(x, gamma, mean, rstd, dy, dx, b, e, cols, pg, pb);
+    lnBackwardRange<G, true>(x, gamma, mean, rstd, dy, dx, acc, b, e, cols, pg, pb);
   });
   for (i64 j = 0; j < cols; j++) {
     double g = 0, bb = 0;
@@ -185,6 +191,7 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
   View<float> dx = args.f32("dx"), dgamma = args.f32opt("dgamma"), dbeta = args.f32opt("dbeta");
   const i64 rows = args.size("rows"), cols = args.size("cols");
   const bool hasG = args.has("gamma"), hasDG = args.has("dgamma"), hasDB = args.has("dbeta");
+  const bool acc = args.flag("accumulate");
   const i64 n = mul(rows, cols, args);
   need(x, n, "x", args);
   need(dy, n, "dy", args);
@@ -202,8 +209,8 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
     if (dbp) std::fill(dbp, dbp + cols, 0.0f);
     return nullptr;
   }
-  if (hasG) backwardT<true>(x.data, gamma.data, mean.data, rstd.data, dy, dx.data, dgp, dbp, rows, cols);
-  else backwardT<false>(x.data, nullptr, mean.data, rstd.data, dy, dx.data, dgp, dbp, rows, cols);
+  if (hasG) backwardT<true>(x.data, gamma.data, mean.data, rstd.data, dy, dx.data, acc, dgp, dbp, rows, cols);
+  else backwardT<false>(x.data, nullptr, mean.data, rstd.data, dy, dx.data, acc, dgp, dbp, rows, cols);
   return nullptr;
 }
 
@@ -213,7 +220,7 @@ void InitLayerNorm(Napi::Env env, Napi::Object exports) {
   LAPE_KERNEL(env, exports, "layerNorm", LayerNorm,
               {"x", "gamma", "beta", "y", "mean", "rstd", "rows", "cols", "eps", "addend", "addendRows"});
   LAPE_KERNEL(env, exports, "layerNormBackward", LayerNormBackward,
-              {"x", "gamma", "mean", "rstd", "dy", "dx", "dgamma", "dbeta", "rows", "cols"});
+              {"x", "gamma", "mean", "rstd", "dy", "dx", "dgamma", "dbeta", "rows", "cols", "accumulate"});
 }
 
 }  // namespace lape

@@ -7,7 +7,13 @@ import type { Tensor } from '../tensor/tensor.js';
 export interface GradFn {
   readonly name: string;
   readonly inputs: readonly Tensor[];
-  backward(dy: Tensor): readonly (Tensor | null)[];
+  /**
+   * With `accumulates`, `into[j]` may hold the gradient input j has received so far (float32, owned by
+   * the tape alone): the op may add its own gradient into it in place and return that same tensor,
+   * which saves a separate addition pass (a residual stream's gradient meeting a norm's).
+   */
+  backward(dy: Tensor, into?: readonly (Tensor | null)[]): readonly (Tensor | null)[];
+  readonly accumulates?: boolean;
   /**
    * Whether `backward` takes `dy` in bfloat16 (a gradient a bfloat16 GEMM passed back under autocast,
    * kept in bfloat16 because this op feeds it to a GEMM or a kernel that reads bfloat16). Every other

@@ -68,14 +68,15 @@ export function record(
   out: Tensor,
   label: OpLabel,
   inputs: readonly Tensor[],
-  backward: (dy: Tensor) => readonly (Tensor | null)[],
-  options: { bf16Grad?: boolean } = {},
+  backward: (dy: Tensor, into?: readonly (Tensor | null)[]) => readonly (Tensor | null)[],
+  options: { bf16Grad?: boolean; accumulates?: boolean } = {},
 ): Tensor {
   const name = typeof label === 'string' ? label : label.name;
   tracer?.({ name, inputs, output: out, attrs: typeof label === 'string' ? {} : label.attrs });
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.gradFn = { name, inputs, backward, bf16Grad: options.bf16Grad ?? false };
+    const { bf16Grad = false, accumulates = false } = options;
+    out.gradFn = { name, inputs, backward, bf16Grad, accumulates };
   }
   return out;
 }
@@ -135,16 +136,26 @@ export function backward(root: Tensor, seed?: Tensor): void {
         g.dispose();
         continue;
       }
-      const inputGrads = fn.backward(g);
+      // Gradients an op may add into in place: float32 ones no other tensor shares.
+      const into = fn.accumulates
+        ? fn.inputs.map((input) => {
+            const prev = grads.get(input.id);
+            return prev && prev.dtype === 'float32' && prev.ownsStorage ? prev : null;
+          })
+        : undefined;
+      const inputGrads = fn.backward(g, into);
+      const accumulated = (j: number): boolean => into !== undefined && inputGrads[j] === into[j];
       fn.inputs.forEach((input, j) => {
         const ig = inputGrads[j];
-        if (!ig || !input.requiresGrad) return;
+        if (!ig || !input.requiresGrad || accumulated(j)) return;
         // Each entry owns its own view, so that an op returning one tensor for several inputs
         // (add returns dy for both) never sees it disposed twice.
         const prev = grads.get(input.id);
         grads.set(input.id, prev ? addInto(prev, ig) : ig.view(input.shape));
       });
-      for (const ig of inputGrads) ig?.dispose();
+      inputGrads.forEach((ig, j) => {
+        if (!accumulated(j)) ig?.dispose();
+      });
       g.dispose();
     }
   });

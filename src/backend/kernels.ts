@@ -365,7 +365,7 @@ export const KERNELS = {
   }),
 
   layerNormBackward: kernel({
-    doc: 'Gradients of layerNorm; dgamma and dbeta are overwritten (null without affine)',
+    doc: 'Gradients of layerNorm; dx is overwritten or accumulated into, dgamma and dbeta overwritten (null without affine)',
     fields: {
       x: buffer('f32'),
       gamma: optionalBuffer('f32'),
@@ -378,6 +378,8 @@ export const KERNELS = {
       dbeta: optionalBuffer('f32'),
       rows: size(),
       cols: size(),
+      /** Add into dx instead of overwriting it. */
+      accumulate: flag(false),
     },
     extents: ({ rows, cols }) => ({
       x: rows * cols,

@@ -1,4 +1,8 @@
+import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import type { GradFn } from '../autograd/grad_fn.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { add, mul } from './binary.js';
 import { Rng } from '../tensor/random.js';
 import { assertClose, describeBackends, gradcheck, param, randTensor } from '../../test/util.js';
 import { tensor } from './creation.js';
@@ -37,5 +41,26 @@ describeBackends('layerNorm', () => {
       (a, w, b, pe) => layerNorm(a, w, b, 1e-6, pe),
       [x, param(randTensor([6], rng, 0.5, 1)), param(randTensor([6], rng)), param(randTensor([4, 6], rng))],
     );
+  });
+
+  it('adds its input gradient into the residual stream gradient in place, with the right value', () => {
+    // x feeds a residual add and the norm; the add's gradient reaches x first and the norm adds into it.
+    const rng = new Rng(6);
+    const x = param(randTensor([3, 4, 6], rng, 2));
+    const w = randTensor([3, 4, 6], rng);
+    let offered = 0;
+    const f = (a: Tensor): Tensor => {
+      const y = mul(add(a, mul(layerNorm(a, null, null, 1e-6), w)), w);
+      const ln = y.gradFn?.inputs[0].gradFn?.inputs[1].gradFn?.inputs[0];
+      const fn = ln?.gradFn as { backward: GradFn['backward'] };
+      const inner = fn.backward;
+      fn.backward = (dy, into) => {
+        if (into?.[0]) offered++;
+        return inner(dy, into);
+      };
+      return y;
+    };
+    gradcheck(f, [x]);
+    assert.ok(offered > 0, 'the tape offered the residual gradient to the norm');
   });
 });

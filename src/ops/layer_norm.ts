@@ -52,11 +52,15 @@ export function layerNorm(
   });
   const inputs = [x, weight, bias, addend].filter((t): t is Tensor => t !== null);
   const attrs = { eps, weight: weight !== null, bias: bias !== null, addend: addend !== null };
-  const backward = (dy: Tensor): (Tensor | null)[] => {
-    const dx = Tensor.empty(x.shape);
+  // dx is added straight into the gradient x has received so far when the tape offers it (a residual
+  // stream: one pass instead of a norm's pass and an addition's).
+  const backward = (dy: Tensor, into?: readonly (Tensor | null)[]): (Tensor | null)[] => {
+    const acc = into?.[0] ?? null;
+    const dx = acc ?? Tensor.empty(x.shape);
     const dw = weight ? Tensor.empty(weight.shape) : null;
     const db = bias ? Tensor.empty(bias.shape) : null;
-    dispatch.layerNormBackward({ x, gamma: weight, mean, rstd, dy, dx, dgamma: dw, dbeta: db, rows, cols });
+    const args = { x, gamma: weight, mean, rstd, dy, dx, dgamma: dw, dbeta: db, rows, cols };
+    dispatch.layerNormBackward({ ...args, accumulate: acc !== null });
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(dw);
     if (bias) grads.push(db);
@@ -65,7 +69,10 @@ export function layerNorm(
   };
   // A norm whose output feeds a GEMM under autocast takes that GEMM's gradient in bfloat16 (the
   // kernel widens it exactly); its own gradients are float32.
-  record(out, { name: 'layerNorm', attrs }, inputs, backward, { bf16Grad: out.dtype === 'bfloat16' });
+  record(out, { name: 'layerNorm', attrs }, inputs, backward, {
+    bf16Grad: out.dtype === 'bfloat16',
+    accumulates: true,
+  });
   if (!out.requiresGrad) {
     mean.dispose();
     rstd.dispose();

@@ -152,6 +152,11 @@ export class Tensor {
     return this;
   }
 
+  /** Whether no other live tensor shares this one's storage (so writing into it affects only it). */
+  get ownsStorage(): boolean {
+    return this.storage !== null && this.storage.refs === 1;
+  }
+
   dispose(): void {
     const st = this.storage;
     if (st === null) return;

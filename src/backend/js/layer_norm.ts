@@ -30,7 +30,7 @@ export function layerNorm(args: KernelArgs<'layerNorm'>): void {
 }
 
 export function layerNormBackward(args: KernelArgs<'layerNormBackward'>): void {
-  const { x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols } = args;
+  const { x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols, accumulate } = args;
   const dy = args.dy instanceof Uint16Array ? Float32Array.from(args.dy, fromBf16Bits) : args.dy;
   const dg = new Float64Array(cols);
   const db = new Float64Array(cols);
@@ -54,7 +54,7 @@ export function layerNormBackward(args: KernelArgs<'layerNormBackward'>): void {
     for (let j = 0; j < cols; j++) {
       const xh = (x[o + j] - mu) * rs;
       const d = gamma ? dy[o + j] * gamma[j] : dy[o + j];
-      dx[o + j] = rs * (d - mD - xh * mDX);
+      dx[o + j] = (accumulate ? dx[o + j] : 0) + rs * (d - mD - xh * mDX);
     }
   }
   if (dgamma) for (let j = 0; j < cols; j++) dgamma[j] = dg[j];

@@ -129,15 +129,16 @@ export function layerNormBackwardCases(): KernelCase<'layerNormBackward'>[] {
   let seed = 100;
   for (const [rows, cols] of LN_SHAPES)
     for (const affine of [true, false])
-      for (const [wantParams, halfDy] of [
-        [true, false],
-        [false, false],
-        [true, true],
+      for (const [wantParams, halfDy, accumulate] of [
+        [true, false, false],
+        [false, false, false],
+        [true, true, false],
+        [true, true, true],
       ]) {
         const s = seed;
         seed += 3;
         out.push({
-          what: `layerNormBackward ${rows}x${cols} affine=${affine} params=${wantParams} bf16 dy=${halfDy}`,
+          what: `layerNormBackward ${rows}x${cols} affine=${affine} params=${wantParams} bf16 dy=${halfDy} accumulate=${accumulate}`,
           args: () => {
             const x = rand(rows * cols, s, -2, 3);
             const gamma = affine ? rand(cols, s + 1, 0.5, 1.5) : null;
@@ -163,11 +164,12 @@ export function layerNormBackwardCases(): KernelCase<'layerNormBackward'>[] {
               mean,
               rstd,
               dy: halfDy ? bf16(rand(rows * cols, s + 2)) : rand(rows * cols, s + 2),
-              dx: new Float32Array(rows * cols),
+              dx: accumulate ? rand(rows * cols, s + 5) : new Float32Array(rows * cols),
               dgamma: params(),
               dbeta: params(),
               rows,
               cols,
+              accumulate,
             };
           },
           outputs: ['dx', 'dgamma', 'dbeta'],
