@@ -187,12 +187,18 @@ function addInto(prev: Tensor, g: Tensor): Tensor {
   return out;
 }
 
+/** Adds g into leaf.grad; the first gradient is adopted (a view of g) when nothing else shares it. */
 function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   if (leaf.grad === null || leaf.grad.isDisposed) {
-    const copy = Tensor.empty(leaf.shape);
-    copy.data.set(g.data);
-    copy.name = leaf.name ? `${leaf.name}.grad` : undefined;
-    leaf.grad = copy.keep();
+    let first: Tensor;
+    if (g.ownsStorage) {
+      first = g.view(leaf.shape);
+    } else {
+      first = Tensor.empty(leaf.shape);
+      first.data.set(g.data);
+    }
+    first.name = leaf.name ? `${leaf.name}.grad` : undefined;
+    leaf.grad = first.keep();
     return;
   }
   const acc = leaf.grad;
