@@ -64,12 +64,15 @@ export { Tensor, type DType } from './tensor/tensor.js';
 export { tensor, zeros } from './ops/creation.js';
 export { tidy, memoryInfo, type MemoryInfo } from './tensor/memory.js';
 export { noGrad } from './autograd/tape.js';
+// Mixed precision: bfloat16 autocast (PyTorch's CPU policy), and whether this machine runs it natively.
+export { autocast, ampAvailable, type AutocastOptions } from './ops/autocast.js';
 export {
   setBackend,
   availableBackends,
   setNumThreads,
   numThreads,
   describeEngine,
+  bf16Support,
   type BackendName,
 } from './backend/registry.js';
 

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import {
+  ampAvailable,
+  autocast,
+  bf16Support,
   configFromFlat,
   createModel,
   defaultTrainConfig,
@@ -183,6 +186,29 @@ print(len(sd), sum(float(t.double().sum()) for t in sd.values() if t.is_floating
     await assert.rejects(
       evaluate(model, { kind: 'tensors', images: Float32Array.from(x.data), labels: [0, 1, 2, 3, 4, 5, 10] }),
       /label 10 at 6 is outside \[0, 10\)/,
+    );
+    x.dispose();
+    model.dispose();
+  });
+
+  it('autocast runs a forward pass in bfloat16, as predict({ amp: true }) does', () => {
+    const { model } = loadCheckpoint(fixture('tiny_learnable_LaPE.pth'), {
+      model: 'lape_tiny',
+      overrides: { join: 'LaPE' },
+    });
+    const x = randTensor([4, 3, 16, 16], new Rng(3), 2).keep();
+    const logits = (amp: boolean): number[] =>
+      noGrad(() => tidy(() => autocast(() => model.forward(x).logits.toArray(), { enabled: amp })));
+    const [f32, bf16] = [logits(false), logits(true)];
+    assert.notDeepEqual(bf16, f32, 'autocast changed the arithmetic');
+    // bfloat16 keeps 8 significant bits: errors of a few per cent of the logits' scale over the layers.
+    const scale = Math.max(...f32.map(Math.abs));
+    bf16.forEach((v, i) => assert.ok(Math.abs(v - f32[i]) < 0.03 * scale, `logit ${i}: ${v} vs ${f32[i]}`));
+    assert.deepEqual(Array.from(predict(model, x, { amp: true })), bf16);
+    // What the CLI asks before turning --amp on: native bfloat16 here, else one warning and float32.
+    assert.equal(
+      ampAvailable(true, () => undefined),
+      bf16Support().native,
     );
     x.dispose();
     model.dispose();
