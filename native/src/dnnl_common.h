@@ -77,13 +77,21 @@ inline dnnl::memory::data_type dataType(Float t) {
 inline dnnl::matmul::primitive_desc matmulDesc(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
                                                const dnnl::memory::desc* bias, const dnnl::memory::desc& c,
                                                const dnnl::primitive_attr& attr) {
+  try {
 #if DNNL_VERSION_MAJOR >= 3
-  return bias ? dnnl::matmul::primitive_desc(engine(), a, b, *bias, c, attr)
-              : dnnl::matmul::primitive_desc(engine(), a, b, c, attr);
+    return bias ? dnnl::matmul::primitive_desc(engine(), a, b, *bias, c, attr)
+                : dnnl::matmul::primitive_desc(engine(), a, b, c, attr);
 #else
-  return bias ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, *bias, c), attr, engine())
-              : dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine());
+    return bias ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, *bias, c), attr, engine())
+                : dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine());
 #endif
+  } catch (const dnnl::error& e) {
+    // oneDNN has no bfloat16 GEMM below AVX-512: say so instead of oneDNN's generic message.
+    if (a.data_type() == dnnl::memory::data_type::bf16)
+      fail(std::string("bfloat16 matmul is not available on this CPU (oneDNN: ") + e.what() +
+           "); autocast needs AVX-512 here: check bf16Support() or ampAvailable() first (the CLI's --amp falls back to float32)");
+    throw;
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
  * `evaluate(model, data)`: top-1, top-5 and loss of a model on a dataset's validation split (with the
  * model's eval transform, as `lape eval`), on normalized tensors in memory, or on a DataLoader.
  */
+import { ampEnabled } from '../ops/autocast.js';
 import type { Batch } from '../data/batch.js';
 import type { DatasetKind } from '../data/datasets.js';
 import type { Channels } from '../data/image.js';
@@ -29,7 +30,10 @@ export interface EvaluateOptions {
   onBatch?: (done: number, total: number) => void;
   /** A progress bar on stderr (default false). */
   progress?: boolean;
-  /** bfloat16 autocast for the forward pass (default false). */
+  /**
+   * bfloat16 autocast for the forward pass where the CPU runs bfloat16 GEMMs (`bf16Support()`), float32
+   * elsewhere, as `--amp` (default false).
+   */
   amp?: boolean;
 }
 
@@ -101,7 +105,7 @@ export async function evaluate(
   const bar = options.progress ? createProgress('eval', loader.numBatches) : null;
   try {
     return await evaluateBatches(model, loader, {
-      amp: options.amp,
+      amp: ampEnabled(options.amp ?? false),
       onBatch: (done, total) => {
         bar?.update(done, {});
         options.onBatch?.(done, total);

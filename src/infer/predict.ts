@@ -10,7 +10,7 @@ import { decodeImage } from '../data/image_folder.js';
 import type { NormalizationStats } from '../data/stats.js';
 import { compileTransform } from '../data/transforms/pipeline.js';
 import type { VisionTransformer } from '../models/vision_transformer.js';
-import { autocast } from '../ops/autocast.js';
+import { ampEnabled, autocast } from '../ops/autocast.js';
 import { softmax } from '../ops/softmax.js';
 import { tidy } from '../tensor/memory.js';
 import { Rng } from '../tensor/random.js';
@@ -19,7 +19,10 @@ import { Tensor } from '../tensor/tensor.js';
 export interface PredictOptions {
   /** Images per forward pass (default 64): bounds memory for large inputs. */
   batchSize?: number;
-  /** bfloat16 autocast for the forward pass (default false). */
+  /**
+   * bfloat16 autocast for the forward pass where the CPU runs bfloat16 GEMMs (`bf16Support()`), float32
+   * elsewhere, as `--amp` (default false).
+   */
   amp?: boolean;
 }
 
@@ -57,7 +60,7 @@ export function predict(
         tidy(() => {
           const x = Tensor.fromData(data.subarray(i * sample, (i + m) * sample), [m, c, s, s]);
           autocast(() => out.set(model.forward(x).logits.data, i * numClasses), {
-            enabled: options.amp ?? false,
+            enabled: ampEnabled(options.amp ?? false),
           });
         }),
       );

@@ -44,6 +44,11 @@ export function gemmDType(): 'float32' | AutocastDType {
 
 let warned = false;
 
+/** A request for mixed precision resolved without a word: true when the hardware runs bfloat16 GEMMs. */
+export function ampEnabled(requested: boolean): boolean {
+  return requested && bf16Support().native;
+}
+
 /**
  * Resolves a user's request for mixed precision (`--amp`): true when the hardware runs bfloat16
  * GEMMs; otherwise `warn` is called once per process with the reason, and the run is float32 (the

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import {
   ampAvailable,
   autocast,
+  availableBackends,
   bf16Support,
   configFromFlat,
   createModel,
@@ -204,7 +205,8 @@ print(len(sd), sum(float(t.double().sum()) for t in sd.values() if t.is_floating
     // bfloat16 keeps 8 significant bits: errors of a few per cent of the logits' scale over the layers.
     const scale = Math.max(...f32.map(Math.abs));
     bf16.forEach((v, i) => assert.ok(Math.abs(v - f32[i]) < 0.03 * scale, `logit ${i}: ${v} vs ${f32[i]}`));
-    assert.deepEqual(Array.from(predict(model, x, { amp: true })), bf16);
+    // predict({ amp: true }) is autocast where the CPU runs bfloat16 natively, float32 elsewhere (as --amp).
+    assert.deepEqual(Array.from(predict(model, x, { amp: true })), bf16Support().native ? bf16 : f32);
     // What the CLI asks before turning --amp on: native bfloat16 here, else one warning and float32.
     assert.equal(
       ampAvailable(true, () => undefined),
@@ -212,6 +214,34 @@ print(len(sd), sum(float(t.double().sum()) for t in sd.values() if t.is_floating
     );
     x.dispose();
     model.dispose();
+  });
+
+  it('autocast without bfloat16 GEMMs: predict({ amp }) falls back to float32, autocast() says why it cannot', () => {
+    if (!availableBackends().includes('native')) return; // the portable backend emulates bfloat16 exactly
+    const dir = mkdtempSync(join(tmpdir(), 'lape-avx2-'));
+    const script = join(dir, 'amp.ts');
+    writeFileSync(
+      script,
+      [
+        `import { autocast, loadCheckpoint, noGrad, predict, Tensor } from ${JSON.stringify(join(root, 'src/index.ts'))};`,
+        `const { model } = loadCheckpoint(${JSON.stringify(fixture('tiny_learnable_LaPE.pth'))}, { model: 'lape_tiny', overrides: { join: 'LaPE' } });`,
+        'const x = new Float32Array(3 * 16 * 16).fill(0.5);',
+        'const same = predict(model, x, { amp: true }).join() === predict(model, x).join();',
+        'try { noGrad(() => autocast(() => model.forward(Tensor.fromData(x, [1, 3, 16, 16])))); console.log(same, "no error"); }',
+        'catch (e) { console.log(same, (e as Error).message); }',
+      ].join('\n'),
+    );
+    // oneDNN runs at AVX2 under this setting, as on a CPU without AVX-512: it has no bfloat16 GEMM.
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, ONEDNN_MAX_CPU_ISA: 'AVX2', LAPE_BACKEND: 'native' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^true bfloat16 matmul is not available on this CPU \(oneDNN: .*\); autocast needs AVX-512 here/,
+    );
   });
 
   it('topClasses ranks softmax probabilities', () => {
