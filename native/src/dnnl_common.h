@@ -87,7 +87,12 @@ inline dnnl::matmul::primitive_desc matmulDesc(const dnnl::memory::desc& a, cons
 #endif
   } catch (const dnnl::error& e) {
     // oneDNN has no bfloat16 GEMM below AVX-512: say so instead of oneDNN's generic message.
-    if (a.data_type() == dnnl::memory::data_type::bf16)
+#if DNNL_VERSION_MAJOR >= 3
+    const dnnl::memory::data_type in = a.get_data_type();
+#else
+    const dnnl::memory::data_type in = a.data_type();
+#endif
+    if (in == dnnl::memory::data_type::bf16)
       fail(std::string("bfloat16 matmul is not available on this CPU (oneDNN: ") + e.what() +
            "); autocast needs AVX-512 here: check bf16Support() or ampAvailable() first (the CLI's --amp falls back to float32)");
     throw;
