@@ -24,6 +24,15 @@ inline float fromBf16(uint16_t b) {
   return x;
 }
 
+/**
+ * An element of a float32 or bfloat16 buffer as float32 (exact), and a float32 value stored into one
+ * (rounded for bfloat16): kernels templated on their element types read and write through these.
+ */
+inline float ld(float v) { return v; }
+inline float ld(uint16_t v) { return fromBf16(v); }
+inline void store(float* p, float v) { *p = v; }
+inline void store(uint16_t* p, float v) { *p = toBf16(v); }
+
 /** y[i] = toBf16(x[i]) over a contiguous run; runtime-dispatched vector loop (see LAPE_CLONES). */
 LAPE_CLONES static inline void narrowRun(const float* LAPE_RESTRICT x, uint16_t* LAPE_RESTRICT y, i64 n) {
 #pragma omp simd

@@ -47,9 +47,6 @@ napi_value DropoutMask(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-inline void store(float* p, float v) { *p = v; }
-inline void store(uint16_t* p, float v) { *p = toBf16(v); }
-
 /** One row of out = x + y * s (X: whether there is a residual x); O is float or uint16_t (bfloat16). */
 template <bool X, class O>
 LAPE_CLONES void addScaledRow(const float* LAPE_RESTRICT x, const float* LAPE_RESTRICT y, float s, O* LAPE_RESTRICT out, i64 n) {

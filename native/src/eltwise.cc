@@ -48,12 +48,6 @@ inline float fwd(float x) {
   return x;
 }
 
-inline void store(float* p, float v) { *p = v; }
-inline void store(uint16_t* p, float v) { *p = toBf16(v); }
-
-inline float ld(float v) { return v; }
-inline float ld(uint16_t v) { return fromBf16(v); }
-
 /**
  * X and Y are float, or uint16_t for bfloat16 (widened on the load, computed in float32, rounded on
  * the store): an MLP's GELU reads fc1's bfloat16 output and writes fc2's bfloat16 input under autocast.
@@ -112,7 +106,6 @@ inline float scalarFwd(int op, float xf) {
     default: return xf;
   }
 }
-
 
 template <int OP, class X, class Y>
 void runFwd(const X* x, Y* y, i64 n) {

@@ -9,11 +9,6 @@
 namespace lape {
 namespace {
 
-inline void store(float* p, float v) { *p = v; }
-inline void store(uint16_t* p, float v) { *p = toBf16(v); }
-inline float ld(float v) { return v; }
-inline float ld(uint16_t v) { return fromBf16(v); }
-
 /** Y is float, or uint16_t for a bfloat16 output (computed in float32, rounded on the store). */
 template <bool G, bool B, bool ADD, class Y>
 LAPE_CLONES void lnForwardRows(const float* LAPE_RESTRICT x, const float* LAPE_RESTRICT gamma, const float* LAPE_RESTRICT beta,

@@ -11,10 +11,6 @@ namespace {
 
 // ---- sum ------------------------------------------------------------------------------------
 
-/** An element as float32: float32 itself, or bfloat16 widened (exact). */
-inline float ld(float v) { return v; }
-inline float ld(uint16_t v) { return fromBf16(v); }
-
 template <class E>
 LAPE_CLONES double rowSum(const E* x, i64 n) {
   double s = 0.0;

@@ -59,25 +59,6 @@ export function exact(actual: ArrayLike<number>, expected: ArrayLike<number>, wh
   }
 }
 
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
-
-/** Strides of an operand of shape `opShape` (right-aligned) broadcast against `outShape`. */
-export function broadcastStrides(opShape: readonly number[], outShape: readonly number[]): number[] {
-  const own = contiguousStrides(opShape);
-  const off = outShape.length - opShape.length;
-  return outShape.map((_, i) => (i < off || opShape[i - off] === 1 ? 0 : own[i - off]));
-}
-
-export const prod = (d: readonly number[]): number => d.reduce((a, b) => a * b, 1);
-
 /** How outputs are compared: within tolerance, or bit for bit. */
 export type Tolerance = { rtol: number; atol: number } | 'exact';
 

@@ -1,7 +1,8 @@
 /** Kernel comparison cases: Element-wise, reduction and strided-copy cases. */
 import { jsBackend } from '../../js/index.js';
 import { type BinaryOp, type UnaryOp, UNARY_OPS_WITH_Y_DERIVATIVE } from '../../kernels.js';
-import { type KernelCase, bf16, broadcastStrides, prod, rand, tol } from './common.js';
+import { broadcastStrides, sizeOf } from '../../../tensor/shape.js';
+import { type KernelCase, bf16, rand, tol } from './common.js';
 
 export const UNARY_DOMAINS: Record<UnaryOp, [number, number]> = {
   neg: [-3, 3],
@@ -185,11 +186,11 @@ export function binaryCases(): KernelCase<'binary'>[] {
         what: `binary ${op} ${JSON.stringify(sa)} ${JSON.stringify(sb)}`,
         args: () => ({
           op,
-          a: rand(Math.max(1, prod(sa)), s, 0.5, 2),
+          a: rand(Math.max(1, sizeOf(sa)), s, 0.5, 2),
           aStrides: aStridesGiven ?? broadcastStrides(sa, shape),
-          b: rand(Math.max(1, prod(sb)), s + 1, 0.5, 2),
+          b: rand(Math.max(1, sizeOf(sb)), s + 1, 0.5, 2),
           bStrides: broadcastStrides(sb, shape),
-          out: new Float32Array(prod(shape)),
+          out: new Float32Array(sizeOf(shape)),
           shape,
         }),
         outputs: ['out'],
